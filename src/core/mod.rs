@@ -1,0 +1,16 @@
+//! The pure core: facts in, plan out. Nothing in here reads the environment,
+//! files, the network or the clock; adapters gather facts and carry out plans.
+
+pub mod argv;
+pub mod commands;
+pub mod configparse;
+pub mod credentials;
+pub mod endpoints;
+pub mod overrides;
+pub mod plan;
+pub mod profile;
+pub mod region;
+pub mod shlex;
+pub mod target;
+
+pub use endpoints::CliMajor;

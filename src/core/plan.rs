@@ -1,0 +1,290 @@
+//! The plan for one command line: what the CLI will call, where, with which
+//! credentials, and what c9aws will do about it. This is what `explain` prints and
+//! what `run` carries out.
+//!
+//! Pure: [`Facts`] in, [`Plan`] out. No environment, file, network or clock here.
+
+use crate::core::argv::{self, Aliases, CommandTable, Invocation};
+use crate::core::commands::lookup_command;
+use crate::core::credentials::{self, Cloud9Facts, CredentialReport, Source};
+use crate::core::endpoints::{self, EndpointError, EndpointParams};
+use crate::core::overrides;
+use crate::core::profile::{self, EnvMap, SharedFiles};
+use crate::core::region;
+use crate::core::target::{self, Target};
+use crate::core::CliMajor;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Everything the plan depends on, gathered by the adapters.
+pub struct Facts<'a> {
+    /// The CLI's argv without the program name (lossily decoded; exec uses the raw bytes).
+    pub args: &'a [String],
+    pub major: CliMajor,
+    /// Whether `major` was measured (`aws --version`) or assumed.
+    pub major_known: bool,
+    pub cli_version: Option<&'a str>,
+    pub env: &'a EnvMap,
+    pub files: &'a SharedFiles,
+    pub aliases: &'a Aliases,
+    pub cloud9: &'a Cloud9Facts,
+    pub imds_region: Option<&'a str>,
+}
+
+struct Table(CliMajor);
+impl CommandTable for Table {
+    fn is_command(&self, name: &str) -> bool {
+        lookup_command(self.0, name).is_some()
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Route {
+    pub verdict: &'static str,
+    pub evidence: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision {
+    /// `passthrough` or `switch`.
+    pub action: &'static str,
+    pub profile: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub c9aws_version: &'static str,
+    pub command: Option<String>,
+    pub operation: Option<String>,
+    /// `calls`, `local` or `unpredictable`.
+    pub kind: &'static str,
+    pub services: Vec<String>,
+    pub region: Option<String>,
+    pub region_from: String,
+    pub cli_version: Option<String>,
+    pub cli_major: u8,
+    /// Client-level endpoint per service (`client.meta.endpoint_url`); null when
+    /// the CLI could not build the client (e.g. no region).
+    pub endpoints: BTreeMap<String, Option<String>>,
+    /// How each endpoint was chosen, or why there is none.
+    pub endpoint_notes: BTreeMap<String, String>,
+    /// Host names the call will contact.
+    pub hosts: Vec<String>,
+    pub buckets: Vec<String>,
+    pub aliases: Vec<String>,
+    pub credentials: CredentialReport,
+    pub routes: BTreeMap<String, Route>,
+    pub decision: Decision,
+    pub exec: Vec<String>,
+    /// What could not be predicted and why.
+    pub notes: Vec<String>,
+}
+
+/// The host of an `http(s)://host[:port]/…` URL.
+pub fn url_host(url: &str) -> Option<&str> {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next()?
+    } else {
+        authority.split(':').next()?
+    };
+    (!host.is_empty()).then_some(host)
+}
+
+fn endpoint_error_text(e: &EndpointError) -> String {
+    match e {
+        EndpointError::UnknownService(s) => format!("service {s:?} is not in the endpoint data"),
+        EndpointError::NoRegion => "no region: the CLI stops with NoRegionError".into(),
+        EndpointError::UnknownPartition(r) => format!("region {r:?} is in no known partition"),
+        EndpointError::Unsupported(why) => why.clone(),
+    }
+}
+
+pub fn plan(f: &Facts) -> Plan {
+    let inv = argv::parse(f.args, f.major, &Table(f.major), f.aliases);
+    let target = target::target(&inv, f.major);
+    let (name, origin) = profile::select(inv.profile(), f.env, f.major);
+    let prof = profile::resolve(f.files, name, origin);
+    let creds = credentials::report(&prof, f.files, f.env, f.cloud9, inv.no_sign_request());
+    let region = region::choose(inv.region(), f.env, &prof, f.major, f.imds_region);
+
+    let mut p = Plan {
+        c9aws_version: env!("CARGO_PKG_VERSION"),
+        command: inv.command.clone(),
+        operation: inv.operation.clone(),
+        kind: "calls",
+        services: Vec::new(),
+        region: region.region.clone(),
+        region_from: region.from.clone(),
+        cli_version: f.cli_version.map(str::to_string),
+        cli_major: match f.major {
+            CliMajor::V1 => 1,
+            CliMajor::V2 => 2,
+        },
+        endpoints: BTreeMap::new(),
+        endpoint_notes: BTreeMap::new(),
+        hosts: Vec::new(),
+        buckets: Vec::new(),
+        aliases: inv.aliases.iter().map(|a| a.name.clone()).collect(),
+        credentials: creds,
+        routes: BTreeMap::new(),
+        decision: Decision {
+            action: "passthrough",
+            profile: None,
+            reason: String::new(),
+        },
+        exec: std::iter::once("aws".to_string())
+            .chain(f.args.iter().cloned())
+            .collect(),
+        notes: Vec::new(),
+    };
+    if !f.major_known {
+        p.notes.push(
+            "the CLI's major version could not be measured; CLI v1 rules assumed".into(),
+        );
+    }
+    match &target {
+        Target::Local(why) => {
+            p.kind = "local";
+            p.decision.reason = format!("local-only: {why}; never switched");
+            return p;
+        }
+        Target::Unpredictable(why) => {
+            p.kind = "unpredictable";
+            p.decision.reason = format!("{why}; passed through unchanged");
+            return p;
+        }
+        Target::Calls { services, buckets } => {
+            p.services = services.clone();
+            p.buckets = buckets.clone();
+        }
+    }
+    fill_endpoints(&mut p, &inv, f, &prof);
+
+    p.decision.reason = match p.credentials.source {
+        Source::Amtc => {
+            for s in &p.services {
+                p.routes.insert(
+                    s.clone(),
+                    Route {
+                        verdict: "unknown",
+                        evidence: vec!["route checks are not part of this build".into()],
+                    },
+                );
+            }
+            "Cloud9's managed credentials are in play; no route verdict refuses them, so they are kept".into()
+        }
+        Source::Unsigned => "unsigned call (--no-sign-request): nothing to switch".into(),
+        Source::Env => "credentials from the environment: left exactly as given".into(),
+        Source::Profile if p.credentials.explicit_profile => {
+            "explicit --profile: left exactly as given".into()
+        }
+        Source::Profile => "not Cloud9's managed credentials: nothing to switch".into(),
+        Source::None => "no Cloud9 managed credentials in play: nothing to switch".into(),
+    };
+    p
+}
+
+fn fill_endpoints(p: &mut Plan, inv: &Invocation, f: &Facts, prof: &profile::Profile) {
+    let region = p.region.clone();
+    for (i, service) in p.services.clone().iter().enumerate() {
+        let flag = if i == 0 { inv.endpoint_url() } else { None };
+        let variants = overrides::variants(f.env, prof, service);
+        let params = EndpointParams {
+            major: f.major,
+            service,
+            region: region.as_deref(),
+            fips: variants.fips,
+            dualstack: variants.dualstack,
+            sts_regional: variants.sts_regional,
+            s3_us_east_1_regional: variants.s3_us_east_1_regional,
+        };
+        let configured = match overrides::configured_url(f.major, service, flag, f.env, prof, f.files) {
+            Ok(c) => c,
+            Err(e) => {
+                p.endpoints.insert(service.clone(), None);
+                p.endpoint_notes.insert(service.clone(), e);
+                continue;
+            }
+        };
+        let client = match &configured {
+            Some((url, from)) => {
+                p.endpoint_notes.insert(service.clone(), format!("configured by {from}"));
+                Ok(url.clone())
+            }
+            None => endpoints::client_endpoint(&params),
+        };
+        match client {
+            Ok(url) => {
+                if configured.is_none() {
+                    p.endpoint_notes.insert(
+                        service.clone(),
+                        format!("from the endpoint rule set ({})", endpoints::data_version(f.major)),
+                    );
+                }
+                let mut hosts: Vec<String> = Vec::new();
+                if service == "s3" && !p.buckets.is_empty() {
+                    for b in &p.buckets {
+                        let h = match &configured {
+                            Some((url, _)) => custom_bucket_host(url, b, variants.s3_path_style),
+                            None => endpoints::s3_bucket_endpoint(&params, b, variants.s3_path_style)
+                                .ok()
+                                .and_then(|u| url_host(&u).map(str::to_string)),
+                        };
+                        if let Some(h) = h {
+                            hosts.push(h);
+                        }
+                    }
+                    // Listing every bucket (`s3 ls` alone) also contacts the service host.
+                } else if let Some(h) = url_host(&url) {
+                    hosts.push(h.to_string());
+                }
+                for h in hosts {
+                    if !p.hosts.contains(&h) {
+                        p.hosts.push(h);
+                    }
+                }
+                p.endpoints.insert(service.clone(), Some(url));
+            }
+            Err(e) => {
+                p.endpoints.insert(service.clone(), None);
+                p.endpoint_notes.insert(service.clone(), endpoint_error_text(&e));
+            }
+        }
+    }
+}
+
+/// Host for a bucket request to a configured endpoint: botocore's rule set goes
+/// virtual-hosted on a custom endpoint too, unless path style is set, the bucket
+/// is not DNS-compatible, or the endpoint is an IP address.
+fn custom_bucket_host(url: &str, bucket: &str, path_style: bool) -> Option<String> {
+    let host = url_host(url)?;
+    let is_ip = host.parse::<std::net::IpAddr>().is_ok();
+    if path_style || is_ip || !endpoints::virtual_hostable(bucket) {
+        Some(host.to_string())
+    } else {
+        Some(format!("{bucket}.{host}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_from_urls() {
+        let rows = [
+            ("https://s3.eu-west-1.amazonaws.com", Some("s3.eu-west-1.amazonaws.com")),
+            ("http://localhost:4566/", Some("localhost")),
+            ("https://u:p@host.example:8443/path?q", Some("host.example")),
+            ("http://[::1]:80", Some("::1")),
+            ("https://", None),
+        ];
+        for (url, want) in rows {
+            assert_eq!(url_host(url), want, "{url}");
+        }
+    }
+}
