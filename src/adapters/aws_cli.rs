@@ -1,0 +1,306 @@
+//! The real AWS CLI: finding it (never c9aws itself), learning its version once
+//! per binary, and replacing this process with it.
+//!
+//! Why exec and not spawn: the CLI must own the terminal, stdin, signals and the
+//! exit status exactly as if it had been started directly; a waiting parent would
+//! stand between the user's Ctrl-C and the CLI and would have to re-create every
+//! exit status and signal death.
+
+use crate::adapters::environment::debug;
+use crate::adapters::private_file::write_atomic;
+use crate::core::profile::EnvMap;
+use crate::core::CliMajor;
+use std::ffi::{OsStr, OsString};
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Set in the CLI's environment so that a c9aws started by it (an `aws` shim
+/// that calls c9aws) passes straight through.
+pub const ACTIVE_VAR: &str = "C9AWS_ACTIVE";
+/// The `aws` c9aws exec'd: a nested c9aws skips it, so a loop cannot form.
+pub const VIA_VAR: &str = "C9AWS_VIA";
+
+#[derive(Debug)]
+pub enum LocateError {
+    /// Nothing to run: exit 127.
+    NotFound(String),
+    /// Found but cannot be executed: exit 126.
+    NotExecutable(String),
+}
+
+impl LocateError {
+    pub fn code(&self) -> i32 {
+        match self {
+            LocateError::NotFound(_) => 127,
+            LocateError::NotExecutable(_) => 126,
+        }
+    }
+    pub fn message(&self) -> &str {
+        match self {
+            LocateError::NotFound(m) | LocateError::NotExecutable(m) => m,
+        }
+    }
+}
+
+fn is_executable(p: &Path) -> bool {
+    std::fs::metadata(p)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+/// (device, inode) of the file a path finally points to.
+fn identity(p: &Path) -> Option<(u64, u64)> {
+    std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Where the CLI is: `C9AWS_AWS`, else `aws_path` from c9aws's config, else the
+/// first `aws` on PATH that is not c9aws itself (same inode) and not the one a
+/// parent c9aws already ran.
+pub fn locate(env: &EnvMap, configured: Option<&str>) -> Result<PathBuf, LocateError> {
+    let me = std::env::current_exe().ok().and_then(|p| identity(&p));
+    let explicit = env
+        .get("C9AWS_AWS")
+        .filter(|v| !v.is_empty())
+        .map(|v| (v.as_str(), "C9AWS_AWS"))
+        .or(configured.map(|v| (v, "aws_path in c9aws's config")));
+    if let Some((path, from)) = explicit {
+        let p = PathBuf::from(path);
+        if !p.exists() {
+            return Err(LocateError::NotFound(format!(
+                "c9aws: {path} (from {from}) does not exist"
+            )));
+        }
+        if !is_executable(&p) {
+            return Err(LocateError::NotExecutable(format!(
+                "c9aws: {path} (from {from}) is not an executable file"
+            )));
+        }
+        if me.is_some() && identity(&p) == me {
+            return Err(LocateError::NotFound(format!(
+                "c9aws: {path} (from {from}) is c9aws itself, not the AWS CLI"
+            )));
+        }
+        return Ok(p);
+    }
+    let via = env.get(VIA_VAR).map(PathBuf::from);
+    let via_id = via.as_deref().and_then(identity);
+    let path_var = std::env::var_os("PATH").unwrap_or_default();
+    let mut not_exec: Option<PathBuf> = None;
+    let mut skipped_self = false;
+    for dir in std::env::split_paths(&path_var) {
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
+        let cand = dir.join("aws");
+        if !cand.exists() {
+            continue;
+        }
+        if !is_executable(&cand) {
+            if cand.is_file() && not_exec.is_none() {
+                not_exec = Some(cand);
+            }
+            continue;
+        }
+        let id = identity(&cand);
+        if me.is_some() && id == me {
+            skipped_self = true;
+            continue;
+        }
+        if via_id.is_some() && id == via_id {
+            debug(env, || {
+                format!("{}: already run by a parent c9aws; skipping it", cand.display())
+            });
+            continue;
+        }
+        return Ok(cand);
+    }
+    if let Some(p) = not_exec {
+        return Err(LocateError::NotExecutable(format!(
+            "c9aws: {} is not executable (chmod +x it, or set C9AWS_AWS)",
+            p.display()
+        )));
+    }
+    let dirs: Vec<String> = std::env::split_paths(&path_var)
+        .map(|d| d.display().to_string())
+        .collect();
+    Err(LocateError::NotFound(format!(
+        "c9aws: no AWS CLI found: looked for `aws` in PATH ({}){}; install the AWS CLI or set C9AWS_AWS",
+        dirs.join(":"),
+        if skipped_self { ", skipping c9aws itself" } else { "" }
+    )))
+}
+
+/// Replaces this process with the CLI. Returns only on failure, with the exit
+/// status a shell would give (126 cannot execute, 127 not found).
+pub fn exec(aws: &Path, args: &[OsString]) -> (i32, String) {
+    let err = Command::new(aws)
+        .args(args)
+        .env(ACTIVE_VAR, "1")
+        .env(VIA_VAR, aws)
+        .exec();
+    let code = if err.kind() == std::io::ErrorKind::NotFound {
+        127
+    } else {
+        126
+    };
+    (code, format!("c9aws: cannot run {}: {err}", aws.display()))
+}
+
+/// The CLI's version string (`1.45.11`) and major version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CliVersion {
+    pub version: String,
+    pub major: CliMajor,
+}
+
+/// Parses the first word of `aws --version`: `aws-cli/2.36.7 Python/3.11 …`.
+pub fn parse_version(out: &str) -> Option<CliVersion> {
+    let word = out.split_whitespace().find(|w| w.starts_with("aws-cli/"))?;
+    let version = word.trim_start_matches("aws-cli/").to_string();
+    let major = match version.split('.').next()? {
+        "1" => CliMajor::V1,
+        "2" => CliMajor::V2,
+        _ => return None,
+    };
+    Some(CliVersion { version, major })
+}
+
+fn cache_file(env: &EnvMap) -> Option<PathBuf> {
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
+        return Some(PathBuf::from(x).join("c9aws/cli-versions"));
+    }
+    if let Some(h) = env.get("HOME") {
+        return Some(PathBuf::from(h).join(".cache/c9aws/cli-versions"));
+    }
+    dirs::cache_dir().map(|d| d.join("c9aws/cli-versions"))
+}
+
+/// The key a remembered version is valid for: the binary's canonical path, size
+/// and modification time (an upgrade changes at least one of them).
+fn binary_key(aws: &Path) -> Option<String> {
+    let canon = std::fs::canonicalize(aws).ok()?;
+    let m = std::fs::metadata(&canon).ok()?;
+    Some(format!(
+        "{}\t{}\t{}.{}",
+        String::from_utf8_lossy(canon.as_os_str().as_bytes()),
+        m.size(),
+        m.mtime(),
+        m.mtime_nsec()
+    ))
+}
+
+/// The CLI's version: remembered per binary, measured with `aws --version` (at
+/// most 10 s) when not yet known. `None` when it cannot be learnt.
+pub fn version(aws: &Path, env: &EnvMap) -> Option<CliVersion> {
+    let key = binary_key(aws)?;
+    let cache = cache_file(env);
+    let remembered = cache
+        .as_deref()
+        .and_then(|c| std::fs::read_to_string(c).ok())
+        .unwrap_or_default();
+    for line in remembered.lines() {
+        if let Some((k, v)) = line.rsplit_once('\t') {
+            if k == key {
+                if let Some(found) = parse_version(&format!("aws-cli/{v}")) {
+                    return Some(found);
+                }
+            }
+        }
+    }
+    let measured = measure_version(aws, env)?;
+    if let Some(c) = cache {
+        // Keep other binaries' lines (a user may switch between v1 and v2), drop
+        // stale lines of this one; the file is small and rewritten atomically.
+        let path_part = key.split('\t').next().unwrap_or_default();
+        let mut lines: Vec<&str> = remembered
+            .lines()
+            .filter(|l| l.split('\t').next() != Some(path_part))
+            .rev()
+            .take(15)
+            .collect();
+        lines.reverse();
+        let new_line = format!("{key}\t{}", measured.version);
+        lines.push(&new_line);
+        let mut text = lines.join("\n");
+        text.push('\n');
+        if let Err(e) = write_atomic(&c, text.as_bytes()) {
+            debug(env, || {
+                format!("cannot remember the CLI version in {}: {e}", c.display())
+            });
+        }
+    }
+    Some(measured)
+}
+
+fn measure_version(aws: &Path, env: &EnvMap) -> Option<CliVersion> {
+    debug(env, || format!("measuring {} --version", aws.display()));
+    let mut child = Command::new(aws)
+        .arg("--version")
+        .env(ACTIVE_VAR, "1")
+        .env(VIA_VAR, aws)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                debug(env, || "aws --version did not answer within 10 s".into());
+                return None;
+            }
+        }
+    }
+    let mut out = String::new();
+    if let Some(mut s) = child.stdout.take() {
+        let _ = s.read_to_string(&mut out);
+    }
+    if let Some(mut s) = child.stderr.take() {
+        let _ = s.read_to_string(&mut out);
+    }
+    let v = parse_version(&out);
+    if v.is_none() {
+        debug(env, || "aws --version printed no aws-cli/X.Y.Z".into());
+    }
+    v
+}
+
+/// Lossy text of raw arguments, for the parser (exec always uses the raw bytes).
+pub fn lossy(args: &[OsString]) -> Vec<String> {
+    args.iter()
+        .map(|a| OsStr::to_string_lossy(a).into_owned())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_lines() {
+        let rows = [
+            ("aws-cli/1.45.11 Python/3.11.7 Linux/6 botocore/1.43.11\n", Some(("1.45.11", CliMajor::V1))),
+            ("aws-cli/2.36.7 Python/3.11.7 Linux/6 source/x86_64\n", Some(("2.36.7", CliMajor::V2))),
+            ("command not found", None),
+            ("aws-cli/3.0.0", None),
+        ];
+        for (out, want) in rows {
+            let got = parse_version(out);
+            assert_eq!(got.as_ref().map(|v| (v.version.as_str(), v.major)), want, "{out}");
+        }
+    }
+}

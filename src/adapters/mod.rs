@@ -1,0 +1,8 @@
+//! One adapter per outside system. Adapters gather facts for the pure core and
+//! carry out its plan; a missing fact is `None` plus a debug line, never a crash.
+
+pub mod aws_cli;
+pub mod aws_files;
+pub mod environment;
+pub mod private_file;
+pub mod settings;

@@ -1,0 +1,63 @@
+//! c9aws's own words. They are few and cannot be AWS CLI commands (a test checks
+//! every command of the installed CLIs); anything else is the AWS CLI's argv and
+//! is never parsed by clap.
+
+use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+
+/// Words c9aws owns or reserves, as the first argument.
+pub const OWN_WORDS: &[&str] = &[
+    "explain",
+    "doctor",
+    "init",
+    "setup",
+    "exec",
+    "credential-process",
+];
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "c9aws",
+    version,
+    about = "Runs the AWS CLI, switching to a fallback profile only for the calls Cloud9's managed credentials would lose.",
+    after_help = "Any other arguments are the AWS CLI's: `c9aws s3 ls` runs `aws s3 ls`.\n`c9aws -- ARGS…` always passes ARGS to aws unchanged."
+)]
+pub struct Own {
+    #[command(subcommand)]
+    pub command: OwnCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OwnCommand {
+    /// Print what c9aws would do with an AWS CLI command line, without running it.
+    Explain {
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// The AWS CLI arguments, e.g. `s3 ls s3://bucket`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "AWS-ARGS")]
+        args: Vec<OsString>,
+    },
+    /// Answer endpoint queries from stdin, one per line (for the differential tests).
+    #[command(name = "__endpoints", hide = true)]
+    Endpoints,
+}
+
+/// What the first argument asks for.
+pub enum Dispatch {
+    /// Not ours: the AWS CLI's argv (possibly after a leading `--`).
+    Aws { skip: usize },
+    /// One of c9aws's own words.
+    Own,
+    /// Reserved for a later version.
+    Reserved(String),
+}
+
+pub fn dispatch(args: &[OsString]) -> Dispatch {
+    match args.first().and_then(|a| a.to_str()) {
+        Some("--") => Dispatch::Aws { skip: 1 },
+        Some("explain") | Some("__endpoints") => Dispatch::Own,
+        Some(w) if OWN_WORDS.contains(&w) => Dispatch::Reserved(w.to_string()),
+        _ => Dispatch::Aws { skip: 0 },
+    }
+}
