@@ -6,6 +6,7 @@
 use crate::adapters::aws_cli::{self, CliVersion, ACTIVE_VAR};
 use crate::adapters::{aws_files, environment, settings};
 use crate::cli::{self, Dispatch, Own, OwnCommand};
+use crate::core::decide::Policy;
 use crate::core::plan::{self, Facts, Plan};
 use crate::core::profile::EnvMap;
 use crate::core::{endpoints, CliMajor};
@@ -87,7 +88,9 @@ fn gather(env: &EnvMap, aws: Option<&Path>) -> Gathered {
     let version = aws.and_then(|a| aws_cli::version(a, env));
     let (aliases, alias_problem) = aws_files::aliases(env);
     if let Some(p) = alias_problem {
-        environment::debug(env, || format!("alias file unreadable for the CLI too: {p}"));
+        environment::debug(env, || {
+            format!("alias file unreadable for the CLI too: {p}")
+        });
     }
     Gathered {
         aws: aws.map(Path::to_path_buf),
@@ -109,6 +112,8 @@ fn make_plan(env: &EnvMap, g: &Gathered, args: &[String]) -> Plan {
         aliases: &g.aliases,
         cloud9: &g.cloud9,
         imds_region: None,
+        net: None,
+        policy: &Policy::default(),
     };
     plan::plan(&facts)
 }
@@ -214,9 +219,15 @@ fn human(p: &Plan, aws: Option<&Path>) -> String {
         "credentials",
         format!(
             "{} via {}{}",
-            serde_json::to_value(c.source).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+            serde_json::to_value(c.source)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
             c.provider,
-            c.profile.as_ref().map(|p| format!(", profile {p}")).unwrap_or_default()
+            c.profile
+                .as_ref()
+                .map(|p| format!(", profile {p}"))
+                .unwrap_or_default()
         ),
     );
     for e in &c.evidence {
@@ -226,7 +237,7 @@ fn human(p: &Plan, aws: Option<&Path>) -> String {
         line("", format!("! {pr}"));
     }
     for (svc, r) in &p.routes {
-        line(&format!("route {svc}"), r.verdict.to_string());
+        line(&format!("route {svc}"), r.verdict.as_str().to_string());
         for e in &r.evidence {
             line("", format!("- {e}"));
         }
@@ -236,7 +247,11 @@ fn human(p: &Plan, aws: Option<&Path>) -> String {
         format!(
             "{}{}: {}",
             p.decision.action,
-            p.decision.profile.as_ref().map(|x| format!(" (profile {x})")).unwrap_or_default(),
+            p.decision
+                .profile
+                .as_ref()
+                .map(|x| format!(" (profile {x})"))
+                .unwrap_or_default(),
             p.decision.reason
         ),
     );
@@ -252,7 +267,8 @@ fn shell_words(words: &[String]) -> String {
         .iter()
         .map(|w| {
             let plain = !w.is_empty()
-                && w.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c));
+                && w.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c));
             if plain {
                 w.clone()
             } else {

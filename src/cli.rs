@@ -35,7 +35,11 @@ pub enum OwnCommand {
         #[arg(long)]
         json: bool,
         /// The AWS CLI arguments, e.g. `s3 ls s3://bucket`.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "AWS-ARGS")]
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "AWS-ARGS"
+        )]
         args: Vec<OsString>,
     },
     /// Answer endpoint queries from stdin, one per line (for the differential tests).
@@ -59,5 +63,40 @@ pub fn dispatch(args: &[OsString]) -> Dispatch {
         Some("explain") | Some("__endpoints") => Dispatch::Own,
         Some(w) if OWN_WORDS.contains(&w) => Dispatch::Reserved(w.to_string()),
         _ => Dispatch::Aws { skip: 0 },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::commands::command_names;
+    use crate::core::CliMajor;
+
+    /// c9aws's words must never hide an AWS CLI command. The command tables are
+    /// generated from the installed CLIs (tools/gen_data.py), both majors.
+    #[test]
+    fn own_words_are_no_aws_command() {
+        for major in [CliMajor::V1, CliMajor::V2] {
+            let names: Vec<&str> = command_names(major).collect();
+            assert!(names.len() > 400, "{major:?}: {} commands", names.len());
+            assert!(names.contains(&"s3") && names.contains(&"configure"));
+            for w in OWN_WORDS.iter().chain(["__endpoints"].iter()) {
+                assert!(!names.contains(w), "{w} is an AWS CLI {major:?} command");
+            }
+        }
+    }
+
+    #[test]
+    fn dispatch_table() {
+        let d = |args: &[&str]| dispatch(&args.iter().map(OsString::from).collect::<Vec<_>>());
+        assert!(matches!(d(&["s3", "ls"]), Dispatch::Aws { skip: 0 }));
+        assert!(matches!(d(&["--", "explain"]), Dispatch::Aws { skip: 1 }));
+        assert!(matches!(d(&["explain", "s3"]), Dispatch::Own));
+        assert!(matches!(d(&["doctor"]), Dispatch::Reserved(_)));
+        assert!(matches!(d(&[]), Dispatch::Aws { skip: 0 }));
+        assert!(matches!(
+            d(&["--region", "x", "explain"]),
+            Dispatch::Aws { skip: 0 }
+        ));
     }
 }

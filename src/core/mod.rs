@@ -5,11 +5,13 @@ pub mod argv;
 pub mod commands;
 pub mod configparse;
 pub mod credentials;
+pub mod decide;
 pub mod endpoints;
 pub mod overrides;
 pub mod plan;
 pub mod profile;
 pub mod region;
+pub mod route;
 pub mod shlex;
 pub mod target;
 

@@ -5,12 +5,15 @@
 //! Pure: [`Facts`] in, [`Plan`] out. No environment, file, network or clock here.
 
 use crate::core::argv::{self, Aliases, CommandTable, Invocation};
+use crate::core::commands::api_operation;
 use crate::core::commands::lookup_command;
 use crate::core::credentials::{self, Cloud9Facts, CredentialReport, Source};
+use crate::core::decide::{self, Decision, Policy};
 use crate::core::endpoints::{self, EndpointError, EndpointParams};
 use crate::core::overrides;
 use crate::core::profile::{self, EnvMap, SharedFiles};
 use crate::core::region;
+use crate::core::route::{self, NetFacts, RouteVerdict, ServiceCall, Verdict};
 use crate::core::target::{self, Target};
 use crate::core::CliMajor;
 use serde::Serialize;
@@ -29,6 +32,9 @@ pub struct Facts<'a> {
     pub aliases: &'a Aliases,
     pub cloud9: &'a Cloud9Facts,
     pub imds_region: Option<&'a str>,
+    /// Network facts, when gathered (only for AMTC calls).
+    pub net: Option<&'a NetFacts>,
+    pub policy: &'a Policy,
 }
 
 struct Table(CliMajor);
@@ -36,20 +42,6 @@ impl CommandTable for Table {
     fn is_command(&self, name: &str) -> bool {
         lookup_command(self.0, name).is_some()
     }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Route {
-    pub verdict: &'static str,
-    pub evidence: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Decision {
-    /// `passthrough` or `switch`.
-    pub action: &'static str,
-    pub profile: Option<String>,
-    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -71,10 +63,12 @@ pub struct Plan {
     pub endpoint_notes: BTreeMap<String, String>,
     /// Host names the call will contact.
     pub hosts: Vec<String>,
+    /// The same, per service.
+    pub service_hosts: BTreeMap<String, Vec<String>>,
     pub buckets: Vec<String>,
     pub aliases: Vec<String>,
     pub credentials: CredentialReport,
-    pub routes: BTreeMap<String, Route>,
+    pub routes: BTreeMap<String, RouteVerdict>,
     pub decision: Decision,
     pub exec: Vec<String>,
     /// What could not be predicted and why.
@@ -85,7 +79,10 @@ pub struct Plan {
 pub fn url_host(url: &str) -> Option<&str> {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
     let authority = rest.split(['/', '?', '#']).next()?;
-    let authority = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
+    let authority = authority
+        .rsplit_once('@')
+        .map(|(_, h)| h)
+        .unwrap_or(authority);
     let host = if let Some(v6) = authority.strip_prefix('[') {
         v6.split(']').next()?
     } else {
@@ -127,33 +124,31 @@ pub fn plan(f: &Facts) -> Plan {
         endpoints: BTreeMap::new(),
         endpoint_notes: BTreeMap::new(),
         hosts: Vec::new(),
+        service_hosts: BTreeMap::new(),
         buckets: Vec::new(),
         aliases: inv.aliases.iter().map(|a| a.name.clone()).collect(),
         credentials: creds,
         routes: BTreeMap::new(),
-        decision: Decision {
-            action: "passthrough",
-            profile: None,
-            reason: String::new(),
-        },
+        decision: Decision::pass(""),
         exec: std::iter::once("aws".to_string())
             .chain(f.args.iter().cloned())
             .collect(),
         notes: Vec::new(),
     };
     if !f.major_known {
-        p.notes.push(
-            "the CLI's major version could not be measured; CLI v1 rules assumed".into(),
-        );
+        p.notes
+            .push("the CLI's major version could not be measured; CLI v1 rules assumed".into());
     }
     match &target {
         Target::Local(why) => {
             p.kind = "local";
+            p.decision = decide::decide(p.kind, &p.credentials, &p.routes, f.policy);
             p.decision.reason = format!("local-only: {why}; never switched");
             return p;
         }
         Target::Unpredictable(why) => {
             p.kind = "unpredictable";
+            p.decision = decide::decide(p.kind, &p.credentials, &p.routes, f.policy);
             p.decision.reason = format!("{why}; passed through unchanged");
             return p;
         }
@@ -163,29 +158,39 @@ pub fn plan(f: &Facts) -> Plan {
         }
     }
     fill_endpoints(&mut p, &inv, f, &prof);
-
-    p.decision.reason = match p.credentials.source {
-        Source::Amtc => {
-            for s in &p.services {
-                p.routes.insert(
-                    s.clone(),
-                    Route {
-                        verdict: "unknown",
-                        evidence: vec!["route checks are not part of this build".into()],
-                    },
-                );
-            }
-            "Cloud9's managed credentials are in play; no route verdict refuses them, so they are kept".into()
-        }
-        Source::Unsigned => "unsigned call (--no-sign-request): nothing to switch".into(),
-        Source::Env => "credentials from the environment: left exactly as given".into(),
-        Source::Profile if p.credentials.explicit_profile => {
-            "explicit --profile: left exactly as given".into()
-        }
-        Source::Profile => "not Cloud9's managed credentials: nothing to switch".into(),
-        Source::None => "no Cloud9 managed credentials in play: nothing to switch".into(),
-    };
+    if p.credentials.source == Source::Amtc {
+        fill_routes(&mut p, &inv, f);
+    }
+    p.decision = decide::decide(p.kind, &p.credentials, &p.routes, f.policy);
     p
+}
+
+fn fill_routes(p: &mut Plan, inv: &Invocation, f: &Facts) {
+    let empty = NetFacts::default();
+    let net = f.net.unwrap_or(&empty);
+    for (i, service) in p.services.clone().iter().enumerate() {
+        let hosts = p.service_hosts.get(service).cloned().unwrap_or_default();
+        let api = if i == 0 {
+            inv.operation
+                .as_deref()
+                .and_then(|op| api_operation(service, op))
+        } else {
+            None
+        };
+        let call = ServiceCall {
+            service,
+            api_operation: api,
+            params: &inv.rest,
+            primary: i == 0,
+            hosts: &hosts,
+            region: p.region.as_deref(),
+        };
+        let mut v = route::verdict(&call, net);
+        if f.net.is_none() && v.verdict == Verdict::Unknown {
+            v.evidence = vec!["network facts were not gathered".into()];
+        }
+        p.routes.insert(service.clone(), v);
+    }
 }
 
 fn fill_endpoints(p: &mut Plan, inv: &Invocation, f: &Facts, prof: &profile::Profile) {
@@ -202,17 +207,19 @@ fn fill_endpoints(p: &mut Plan, inv: &Invocation, f: &Facts, prof: &profile::Pro
             sts_regional: variants.sts_regional,
             s3_us_east_1_regional: variants.s3_us_east_1_regional,
         };
-        let configured = match overrides::configured_url(f.major, service, flag, f.env, prof, f.files) {
-            Ok(c) => c,
-            Err(e) => {
-                p.endpoints.insert(service.clone(), None);
-                p.endpoint_notes.insert(service.clone(), e);
-                continue;
-            }
-        };
+        let configured =
+            match overrides::configured_url(f.major, service, flag, f.env, prof, f.files) {
+                Ok(c) => c,
+                Err(e) => {
+                    p.endpoints.insert(service.clone(), None);
+                    p.endpoint_notes.insert(service.clone(), e);
+                    continue;
+                }
+            };
         let client = match &configured {
             Some((url, from)) => {
-                p.endpoint_notes.insert(service.clone(), format!("configured by {from}"));
+                p.endpoint_notes
+                    .insert(service.clone(), format!("configured by {from}"));
                 Ok(url.clone())
             }
             None => endpoints::client_endpoint(&params),
@@ -222,7 +229,10 @@ fn fill_endpoints(p: &mut Plan, inv: &Invocation, f: &Facts, prof: &profile::Pro
                 if configured.is_none() {
                     p.endpoint_notes.insert(
                         service.clone(),
-                        format!("from the endpoint rule set ({})", endpoints::data_version(f.major)),
+                        format!(
+                            "from the endpoint rule set ({})",
+                            endpoints::data_version(f.major)
+                        ),
                     );
                 }
                 let mut hosts: Vec<String> = Vec::new();
@@ -230,9 +240,11 @@ fn fill_endpoints(p: &mut Plan, inv: &Invocation, f: &Facts, prof: &profile::Pro
                     for b in &p.buckets {
                         let h = match &configured {
                             Some((url, _)) => custom_bucket_host(url, b, variants.s3_path_style),
-                            None => endpoints::s3_bucket_endpoint(&params, b, variants.s3_path_style)
-                                .ok()
-                                .and_then(|u| url_host(&u).map(str::to_string)),
+                            None => {
+                                endpoints::s3_bucket_endpoint(&params, b, variants.s3_path_style)
+                                    .ok()
+                                    .and_then(|u| url_host(&u).map(str::to_string))
+                            }
                         };
                         if let Some(h) = h {
                             hosts.push(h);
@@ -242,16 +254,18 @@ fn fill_endpoints(p: &mut Plan, inv: &Invocation, f: &Facts, prof: &profile::Pro
                 } else if let Some(h) = url_host(&url) {
                     hosts.push(h.to_string());
                 }
-                for h in hosts {
-                    if !p.hosts.contains(&h) {
-                        p.hosts.push(h);
+                for h in &hosts {
+                    if !p.hosts.contains(h) {
+                        p.hosts.push(h.clone());
                     }
                 }
+                p.service_hosts.insert(service.clone(), hosts);
                 p.endpoints.insert(service.clone(), Some(url));
             }
             Err(e) => {
                 p.endpoints.insert(service.clone(), None);
-                p.endpoint_notes.insert(service.clone(), endpoint_error_text(&e));
+                p.endpoint_notes
+                    .insert(service.clone(), endpoint_error_text(&e));
             }
         }
     }
@@ -277,7 +291,10 @@ mod tests {
     #[test]
     fn hosts_from_urls() {
         let rows = [
-            ("https://s3.eu-west-1.amazonaws.com", Some("s3.eu-west-1.amazonaws.com")),
+            (
+                "https://s3.eu-west-1.amazonaws.com",
+                Some("s3.eu-west-1.amazonaws.com"),
+            ),
             ("http://localhost:4566/", Some("localhost")),
             ("https://u:p@host.example:8443/path?q", Some("host.example")),
             ("http://[::1]:80", Some("::1")),
