@@ -161,7 +161,12 @@ fn stdin_and_stdout_stream_through_untouched() {
     let w = World::new();
     let data: Vec<u8> = (0..1_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let mut child = w
-        .cmd(&[OsStr::new("s3"), OsStr::new("cp"), OsStr::new("-"), OsStr::new("s3://b/k")])
+        .cmd(&[
+            OsStr::new("s3"),
+            OsStr::new("cp"),
+            OsStr::new("-"),
+            OsStr::new("s3://b/k"),
+        ])
         .env("FAKE_AWS_STDIN", "1")
         .env("FAKE_AWS_OUT", "done")
         .stdin(Stdio::piped())
@@ -190,7 +195,11 @@ fn signal_dispositions_are_those_of_a_direct_start() {
     let want = w.logged("sig");
     let o = w.run(&["x"]);
     assert!(o.status.success());
-    assert_eq!(w.logged("sig"), want, "c9aws must not leave signals ignored or blocked");
+    assert_eq!(
+        w.logged("sig"),
+        want,
+        "c9aws must not leave signals ignored or blocked"
+    );
 }
 
 #[test]
@@ -242,7 +251,11 @@ fn c9aws_as_a_symlink_named_aws_never_loops() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(127));
-    assert!(stderr(&o).contains("skipping c9aws itself"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("skipping c9aws itself"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -250,7 +263,10 @@ fn a_wrapper_script_that_calls_c9aws_cannot_loop() {
     let w = World::new();
     let wrap = w.path().join("wrap");
     fs::create_dir_all(&wrap).unwrap();
-    w.write_exe(&wrap.join("aws"), &format!("#!/bin/sh\nexec {C9AWS} \"$@\"\n"));
+    w.write_exe(
+        &wrap.join("aws"),
+        &format!("#!/bin/sh\nexec {C9AWS} \"$@\"\n"),
+    );
     let o = w
         .cmd(&[OsStr::new("ec2"), OsStr::new("describe-vpcs")])
         .env(
@@ -271,7 +287,10 @@ fn missing_aws_is_127_with_one_line() {
     assert_eq!(o.status.code(), Some(127));
     let err = stderr(&o);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("PATH") && err.contains(&w.bin().display().to_string()), "{err}");
+    assert!(
+        err.contains("PATH") && err.contains(&w.bin().display().to_string()),
+        "{err}"
+    );
 }
 
 #[test]
@@ -286,7 +305,10 @@ fn non_executable_aws_is_126() {
 fn c9aws_aws_and_config_aws_path_choose_the_cli() {
     let w = World::new();
     let other = w.path().join("other-aws");
-    w.write_exe(&other, &FAKE_AWS.replace("$FAKE_AWS_LOG", "$FAKE_AWS_LOG.other"));
+    w.write_exe(
+        &other,
+        &FAKE_AWS.replace("$FAKE_AWS_LOG", "$FAKE_AWS_LOG.other"),
+    );
     let o = w
         .cmd(&[OsStr::new("s3"), OsStr::new("ls")])
         .env("C9AWS_AWS", &other)
@@ -298,7 +320,11 @@ fn c9aws_aws_and_config_aws_path_choose_the_cli() {
     fs::remove_file(w.path().join("log.other.argv")).unwrap();
     let cfg = w.home().join(".config/c9aws");
     fs::create_dir_all(&cfg).unwrap();
-    fs::write(cfg.join("config"), format!("aws_path = {}\n", other.display())).unwrap();
+    fs::write(
+        cfg.join("config"),
+        format!("aws_path = {}\n", other.display()),
+    )
+    .unwrap();
     let o = w.run(&["s3", "ls"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(w.path().join("log.other.argv").exists());
@@ -320,7 +346,10 @@ fn a_malformed_c9aws_config_is_named_and_the_call_still_runs() {
     let o = w.run(&["s3", "ls"]);
     assert!(o.status.success());
     let err = stderr(&o);
-    assert!(err.contains("c9aws/config") && err.contains("line "), "{err}");
+    assert!(
+        err.contains("c9aws/config") && err.contains("line "),
+        "{err}"
+    );
     assert_eq!(w.argv(), vec![b"s3".to_vec(), b"ls".to_vec()]);
 }
 
@@ -360,7 +389,10 @@ fn explain_json(w: &World, args: &[&str], env: &[(&str, &str)]) -> serde_json::V
     }
     let o = c.output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(!w.log().with_extension("argv").exists(), "explain must not run aws");
+    assert!(
+        !w.log().with_extension("argv").exists(),
+        "explain must not run aws"
+    );
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
@@ -370,8 +402,18 @@ fn explain_json_contract_on_cloud9() {
     w.cloud9();
     let v = explain_json(&w, &["s3", "ls"], &[("C9_PID", "0123abcd")]);
     for key in [
-        "command", "operation", "services", "region", "cli_version", "endpoints", "hosts",
-        "credentials", "routes", "decision", "exec", "c9aws_version",
+        "command",
+        "operation",
+        "services",
+        "region",
+        "cli_version",
+        "endpoints",
+        "hosts",
+        "credentials",
+        "routes",
+        "decision",
+        "exec",
+        "c9aws_version",
     ] {
         assert!(v.get(key).is_some(), "missing {key}: {v}");
     }
@@ -380,8 +422,14 @@ fn explain_json_contract_on_cloud9() {
     assert_eq!(v["services"], serde_json::json!(["s3"]));
     assert_eq!(v["region"], "ap-northeast-1");
     assert_eq!(v["cli_version"], "1.45.11");
-    assert_eq!(v["endpoints"]["s3"], "https://s3.ap-northeast-1.amazonaws.com");
-    assert_eq!(v["hosts"], serde_json::json!(["s3.ap-northeast-1.amazonaws.com"]));
+    assert_eq!(
+        v["endpoints"]["s3"],
+        "https://s3.ap-northeast-1.amazonaws.com"
+    );
+    assert_eq!(
+        v["hosts"],
+        serde_json::json!(["s3.ap-northeast-1.amazonaws.com"])
+    );
     assert_eq!(v["credentials"]["source"], "amtc");
     assert_eq!(v["credentials"]["profile"], "default");
     let evidence = v["credentials"]["evidence"].to_string();
@@ -397,10 +445,26 @@ fn explain_json_contract_on_cloud9() {
 fn explain_sources_regions_and_buckets() {
     let w = World::new();
     w.cloud9();
-    let v = explain_json(&w, &["sts", "get-caller-identity"], &[("AWS_ACCESS_KEY_ID", "AKIAX"), ("AWS_SECRET_ACCESS_KEY", "y")]);
+    let v = explain_json(
+        &w,
+        &["sts", "get-caller-identity"],
+        &[
+            ("AWS_ACCESS_KEY_ID", "AKIAX"),
+            ("AWS_SECRET_ACCESS_KEY", "y"),
+        ],
+    );
     assert_eq!(v["credentials"]["source"], "env");
-    let v = explain_json(&w, &["--profile", "other", "sts", "get-caller-identity"], &[]);
-    assert_eq!(v["credentials"]["problem"].as_str().map(|s| s.contains("ProfileNotFound")), Some(true));
+    let v = explain_json(
+        &w,
+        &["--profile", "other", "sts", "get-caller-identity"],
+        &[],
+    );
+    assert_eq!(
+        v["credentials"]["problem"]
+            .as_str()
+            .map(|s| s.contains("ProfileNotFound")),
+        Some(true)
+    );
     let v = explain_json(&w, &["s3", "ls", "--no-sign-request"], &[]);
     assert_eq!(v["credentials"]["source"], "unsigned");
     let v = explain_json(&w, &["configure", "list"], &[]);
@@ -408,16 +472,50 @@ fn explain_sources_regions_and_buckets() {
     assert_eq!(v["decision"]["action"], "passthrough");
     // Region precedence differs by major version: v1 ignores AWS_REGION.
     let v2_cache = w.path().join("cache-v2").display().to_string();
-    let v = explain_json(&w, &["ec2", "describe-vpcs"], &[("AWS_REGION", "eu-west-1")]);
+    let v = explain_json(
+        &w,
+        &["ec2", "describe-vpcs"],
+        &[("AWS_REGION", "eu-west-1")],
+    );
     assert_eq!(v["region"], "ap-northeast-1");
-    let v = explain_json(&w, &["ec2", "describe-vpcs"], &[("AWS_REGION", "eu-west-1"), ("FAKE_AWS_VERSION", "2.36.7"), ("XDG_CACHE_HOME", &v2_cache)]);
+    let v = explain_json(
+        &w,
+        &["ec2", "describe-vpcs"],
+        &[
+            ("AWS_REGION", "eu-west-1"),
+            ("FAKE_AWS_VERSION", "2.36.7"),
+            ("XDG_CACHE_HOME", &v2_cache),
+        ],
+    );
     assert_eq!(v["cli_version"], "2.36.7");
     assert_eq!(v["region"], "eu-west-1");
     // Buckets: virtual-hosted unless the name is not DNS-compatible.
-    let v = explain_json(&w, &["s3", "cp", "x", "s3://my-bucket/k", "--region", "eu-west-1"], &[]);
-    assert_eq!(v["hosts"], serde_json::json!(["my-bucket.s3.eu-west-1.amazonaws.com"]));
-    let v = explain_json(&w, &["s3api", "get-object", "--bucket", "My.Bucket", "--key", "k", "out"], &[]);
-    assert_eq!(v["hosts"], serde_json::json!(["s3.ap-northeast-1.amazonaws.com"]));
+    let v = explain_json(
+        &w,
+        &["s3", "cp", "x", "s3://my-bucket/k", "--region", "eu-west-1"],
+        &[],
+    );
+    assert_eq!(
+        v["hosts"],
+        serde_json::json!(["my-bucket.s3.eu-west-1.amazonaws.com"])
+    );
+    let v = explain_json(
+        &w,
+        &[
+            "s3api",
+            "get-object",
+            "--bucket",
+            "My.Bucket",
+            "--key",
+            "k",
+            "out",
+        ],
+        &[],
+    );
+    assert_eq!(
+        v["hosts"],
+        serde_json::json!(["s3.ap-northeast-1.amazonaws.com"])
+    );
 }
 
 #[test]
@@ -427,7 +525,14 @@ fn explain_in_words_shows_the_evidence() {
     let o = w.run(&["explain", "sts", "get-caller-identity"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = String::from_utf8(o.stdout).unwrap();
-    for want in ["c9aws", "sts get-caller-identity", "ap-northeast-1", "amtc", "Do not modify this file", "decision"] {
+    for want in [
+        "c9aws",
+        "sts get-caller-identity",
+        "ap-northeast-1",
+        "amtc",
+        "Do not modify this file",
+        "decision",
+    ] {
         assert!(text.contains(want), "missing {want:?} in\n{text}");
     }
     assert!(!text.contains("c9awsTESTsecret"));
@@ -439,7 +544,10 @@ fn the_cli_version_is_measured_once_per_binary() {
     let counter = w.path().join("version-calls");
     let script = FAKE_AWS.replace(
         "if [ \"$1\" = \"--version\" ] && [ -z \"$FAKE_AWS_LOG_VERSION\" ]; then",
-        &format!("if [ \"$1\" = \"--version\" ]; then echo x >> {};", counter.display()),
+        &format!(
+            "if [ \"$1\" = \"--version\" ]; then echo x >> {};",
+            counter.display()
+        ),
     );
     w.write_exe(&w.bin().join("aws"), &script);
     for _ in 0..3 {
@@ -471,6 +579,10 @@ fn an_unwritable_cache_still_runs_the_call() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(stderr(&o), "", "a cache c9aws cannot write is not the user's problem");
+    assert_eq!(
+        stderr(&o),
+        "",
+        "a cache c9aws cannot write is not the user's problem"
+    );
     assert_eq!(w.argv(), vec![b"s3".to_vec(), b"ls".to_vec()]);
 }

@@ -115,7 +115,10 @@ pub fn locate(env: &EnvMap, configured: Option<&str>) -> Result<PathBuf, LocateE
         }
         if via_id.is_some() && id == via_id {
             debug(env, || {
-                format!("{}: already run by a parent c9aws; skipping it", cand.display())
+                format!(
+                    "{}: already run by a parent c9aws; skipping it",
+                    cand.display()
+                )
             });
             continue;
         }
@@ -254,9 +257,7 @@ fn measure_version(aws: &Path, env: &EnvMap) -> Option<CliVersion> {
     loop {
         match child.try_wait() {
             Ok(Some(_)) => break,
-            Ok(None) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(5))
-            }
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
             _ => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -293,14 +294,24 @@ mod tests {
     #[test]
     fn version_lines() {
         let rows = [
-            ("aws-cli/1.45.11 Python/3.11.7 Linux/6 botocore/1.43.11\n", Some(("1.45.11", CliMajor::V1))),
-            ("aws-cli/2.36.7 Python/3.11.7 Linux/6 source/x86_64\n", Some(("2.36.7", CliMajor::V2))),
+            (
+                "aws-cli/1.45.11 Python/3.11.7 Linux/6 botocore/1.43.11\n",
+                Some(("1.45.11", CliMajor::V1)),
+            ),
+            (
+                "aws-cli/2.36.7 Python/3.11.7 Linux/6 source/x86_64\n",
+                Some(("2.36.7", CliMajor::V2)),
+            ),
             ("command not found", None),
             ("aws-cli/3.0.0", None),
         ];
         for (out, want) in rows {
             let got = parse_version(out);
-            assert_eq!(got.as_ref().map(|v| (v.version.as_str(), v.major)), want, "{out}");
+            assert_eq!(
+                got.as_ref().map(|v| (v.version.as_str(), v.major)),
+                want,
+                "{out}"
+            );
         }
     }
 }

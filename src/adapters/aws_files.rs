@@ -94,10 +94,7 @@ pub fn aliases(env: &EnvMap) -> (Aliases, Option<String>) {
                 .unwrap_or_default();
             (Aliases(list), None)
         }
-        Err(e) => (
-            Aliases::default(),
-            Some(format!("{}: {e}", path.display())),
-        ),
+        Err(e) => (Aliases::default(), Some(format!("{}: {e}", path.display()))),
     }
 }
 

@@ -13,10 +13,8 @@ pub fn snapshot() -> EnvMap {
 pub fn from_vars(vars: impl Iterator<Item = (OsString, OsString)>) -> EnvMap {
     vars.filter_map(|(k, v)| {
         let k = k.into_string().ok()?;
-        let wanted = k.starts_with("AWS_")
-            || k.starts_with("C9_")
-            || k.starts_with("C9AWS_")
-            || k == "HOME";
+        let wanted =
+            k.starts_with("AWS_") || k.starts_with("C9_") || k.starts_with("C9AWS_") || k == "HOME";
         wanted.then(|| (k, v.to_string_lossy().into_owned()))
     })
     .collect()
@@ -52,7 +50,11 @@ fn home(env: &EnvMap) -> Option<String> {
 fn expand_user(path: &str, env: &EnvMap) -> String {
     if path == "~" || path.starts_with("~/") {
         if let Some(h) = home(env) {
-            let h = if h.len() > 1 { h.trim_end_matches('/') } else { &h };
+            let h = if h.len() > 1 {
+                h.trim_end_matches('/')
+            } else {
+                &h
+            };
             return format!("{h}{}", &path[1..]);
         }
     }
@@ -65,9 +67,7 @@ fn expand_vars(s: &str, env: &EnvMap) -> String {
         return s.to_string();
     }
     let lookup = |name: &str| -> Option<String> {
-        env.get(name)
-            .cloned()
-            .or_else(|| std::env::var(name).ok())
+        env.get(name).cloned().or_else(|| std::env::var(name).ok())
     };
     let mut out = String::new();
     let mut rest = s;

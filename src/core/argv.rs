@@ -8,8 +8,8 @@
 //! Pure: tokens, the CLI's major version, the command table and the alias table
 //! in; an [`Invocation`] out. The raw `OsString` argv is never rewritten here.
 
-use crate::core::CliMajor;
 use crate::core::shlex;
+use crate::core::CliMajor;
 use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -208,10 +208,7 @@ struct Optional {
     explicit: Option<String>,
 }
 
-fn parse_optional(
-    arg: &str,
-    opts: &'static [OptSpec],
-) -> Result<Option<Optional>, String> {
+fn parse_optional(arg: &str, opts: &'static [OptSpec]) -> Result<Option<Optional>, String> {
     if !arg.starts_with('-') {
         return Ok(None);
     }
@@ -568,16 +565,72 @@ mod tests {
     #[test]
     fn command_operation_region_table() {
         // (argv, command, operation, region, profile, usage error?)
-        type Row = (&'static str, Option<&'static str>, Option<&'static str>, Option<&'static str>, Option<&'static str>, bool);
+        type Row = (
+            &'static str,
+            Option<&'static str>,
+            Option<&'static str>,
+            Option<&'static str>,
+            Option<&'static str>,
+            bool,
+        );
         let rows: &[Row] = &[
             ("s3 ls", Some("s3"), Some("ls"), None, None, false),
-            ("--region eu-west-1 s3 ls", Some("s3"), Some("ls"), Some("eu-west-1"), None, false),
-            ("s3 ls --region eu-west-1", Some("s3"), Some("ls"), Some("eu-west-1"), None, false),
-            ("s3 --region=a ls --region b", Some("s3"), Some("ls"), Some("b"), None, false),
-            ("s3 ls --reg eu-west-2", Some("s3"), Some("ls"), Some("eu-west-2"), None, false),
-            ("s3 ls --reg=eu-west-3", Some("s3"), Some("ls"), Some("eu-west-3"), None, false),
-            ("--p dev sts get-caller-identity", Some("sts"), Some("get-caller-identity"), None, Some("dev"), false),
-            ("ec2 describe-instances --filters Name=a,Values=b", Some("ec2"), Some("describe-instances"), None, None, false),
+            (
+                "--region eu-west-1 s3 ls",
+                Some("s3"),
+                Some("ls"),
+                Some("eu-west-1"),
+                None,
+                false,
+            ),
+            (
+                "s3 ls --region eu-west-1",
+                Some("s3"),
+                Some("ls"),
+                Some("eu-west-1"),
+                None,
+                false,
+            ),
+            (
+                "s3 --region=a ls --region b",
+                Some("s3"),
+                Some("ls"),
+                Some("b"),
+                None,
+                false,
+            ),
+            (
+                "s3 ls --reg eu-west-2",
+                Some("s3"),
+                Some("ls"),
+                Some("eu-west-2"),
+                None,
+                false,
+            ),
+            (
+                "s3 ls --reg=eu-west-3",
+                Some("s3"),
+                Some("ls"),
+                Some("eu-west-3"),
+                None,
+                false,
+            ),
+            (
+                "--p dev sts get-caller-identity",
+                Some("sts"),
+                Some("get-caller-identity"),
+                None,
+                Some("dev"),
+                false,
+            ),
+            (
+                "ec2 describe-instances --filters Name=a,Values=b",
+                Some("ec2"),
+                Some("describe-instances"),
+                None,
+                None,
+                false,
+            ),
             ("s3 ls --no", None, None, None, None, true),
             ("s3 ls --region", None, None, None, None, true),
             ("s3 ls --region --output json", None, None, None, None, true),
@@ -587,15 +640,55 @@ mod tests {
             ("", None, None, None, None, true),
             ("-- s3 ls", Some("s3"), Some("ls"), None, None, false),
             ("s3 -- ls", Some("s3"), Some("ls"), None, None, false),
-            ("s3 ls -- --region x", Some("s3"), Some("ls"), None, None, false),
-            ("--region -1 s3 ls", Some("s3"), Some("ls"), Some("-1"), None, false),
-            ("s3 ls --cli-read-timeout 5", Some("s3"), Some("ls"), None, None, false),
-            ("s3 ls --cli-read-timeout five", None, None, None, None, true),
-            ("sns subscribe --endpoint x --protocol email", Some("sns"), Some("subscribe"), None, None, false),
+            (
+                "s3 ls -- --region x",
+                Some("s3"),
+                Some("ls"),
+                None,
+                None,
+                false,
+            ),
+            (
+                "--region -1 s3 ls",
+                Some("s3"),
+                Some("ls"),
+                Some("-1"),
+                None,
+                false,
+            ),
+            (
+                "s3 ls --cli-read-timeout 5",
+                Some("s3"),
+                Some("ls"),
+                None,
+                None,
+                false,
+            ),
+            (
+                "s3 ls --cli-read-timeout five",
+                None,
+                None,
+                None,
+                None,
+                true,
+            ),
+            (
+                "sns subscribe --endpoint x --protocol email",
+                Some("sns"),
+                Some("subscribe"),
+                None,
+                None,
+                false,
+            ),
         ];
         for (line, cmd, op, region, profile, err) in rows {
             let inv = p(line);
-            assert_eq!(inv.usage_error.is_some(), *err, "{line:?}: {:?}", inv.usage_error);
+            assert_eq!(
+                inv.usage_error.is_some(),
+                *err,
+                "{line:?}: {:?}",
+                inv.usage_error
+            );
             if *err {
                 continue;
             }
@@ -622,12 +715,18 @@ mod tests {
 
     #[test]
     fn aliases_expand_like_the_cli() {
-        let inv = p_alias("whoami", &[("whoami", "sts get-caller-identity --region ap-northeast-1")]);
+        let inv = p_alias(
+            "whoami",
+            &[("whoami", "sts get-caller-identity --region ap-northeast-1")],
+        );
         assert_eq!(inv.command.as_deref(), Some("sts"));
         assert_eq!(inv.operation.as_deref(), Some("get-caller-identity"));
         assert_eq!(inv.region(), Some("ap-northeast-1"));
         // The alias's global wins over the user's.
-        let inv = p_alias("--region x whoami", &[("whoami", "sts get-caller-identity --region y")]);
+        let inv = p_alias(
+            "--region x whoami",
+            &[("whoami", "sts get-caller-identity --region y")],
+        );
         assert_eq!(inv.region(), Some("y"));
         // Shadowing a built-in command and proxying to it.
         let inv = p_alias("ec2 describe-vpcs", &[("ec2", "ec2 --region z")]);
@@ -643,9 +742,15 @@ mod tests {
         assert!(inv.external_alias.is_some());
         assert_eq!(inv.command, None);
         // --profile in an alias is an error in the CLI.
-        assert!(p_alias("w", &[("w", "sts get-caller-identity --profile p")]).usage_error.is_some());
+        assert!(
+            p_alias("w", &[("w", "sts get-caller-identity --profile p")])
+                .usage_error
+                .is_some()
+        );
         assert!(p_alias("w", &[("w", "'unclosed")]).usage_error.is_some());
-        assert!(p_alias("a", &[("a", "b"), ("b", "a")]).usage_error.is_some());
+        assert!(p_alias("a", &[("a", "b"), ("b", "a")])
+            .usage_error
+            .is_some());
     }
 
     #[test]

@@ -291,7 +291,10 @@ mod tests {
         assert_eq!(get(&f, "default", "region").as_deref(), Some("eu-west-1"));
         assert_eq!(get(&f, "default", "out").as_deref(), Some("json"));
         let s3 = get(&f, "profile x", "s3").unwrap();
-        assert_eq!(s3, "\naddressing_style = path\n\nuse_accelerate_endpoint = false");
+        assert_eq!(
+            s3,
+            "\naddressing_style = path\n\nuse_accelerate_endpoint = false"
+        );
         assert_eq!(
             nested(&s3).unwrap(),
             vec![
@@ -306,11 +309,26 @@ mod tests {
     fn table_of_quirks() {
         // (text, section, key, expected value or None)
         let cases: &[(&str, &str, &str, Option<&str>)] = &[
-            ("[a]\nk = v # not a comment\n", "a", "k", Some("v # not a comment")),
+            (
+                "[a]\nk = v # not a comment\n",
+                "a",
+                "k",
+                Some("v # not a comment"),
+            ),
             ("[a]\r\nk = v\r\n", "a", "k", Some("v")),
             ("[a] trailing]\nk=v", "a] trailing", "k", Some("v")),
-            ("[DEFAULT]\nregion = r\n[a]\nk = v\n", "a", "region", Some("r")),
-            ("[DEFAULT]\nregion = r\n[a]\nregion = s\n", "a", "region", Some("s")),
+            (
+                "[DEFAULT]\nregion = r\n[a]\nk = v\n",
+                "a",
+                "region",
+                Some("r"),
+            ),
+            (
+                "[DEFAULT]\nregion = r\n[a]\nregion = s\n",
+                "a",
+                "region",
+                Some("s"),
+            ),
             ("[a]\nk =\n", "a", "k", Some("")),
             ("  [a]\n  k = v\n", "a", "k", Some("v")),
             ("[a]\nk = v\n[b]\n[a]\nj = w\n", "a", "j", None),

@@ -92,13 +92,19 @@ pub fn report(
         ProfileOrigin::Env(var) => r
             .evidence
             .push(format!("profile {:?} named by {var}", profile.name)),
-        ProfileOrigin::Default => r.evidence.push(
-            "profile \"default\": no --profile, AWS_PROFILE or AWS_DEFAULT_PROFILE".into(),
-        ),
+        ProfileOrigin::Default => r
+            .evidence
+            .push("profile \"default\": no --profile, AWS_PROFILE or AWS_DEFAULT_PROFILE".into()),
     }
-    for (what, f) in [("config", &files.config), ("credentials", &files.credentials)] {
+    for (what, f) in [
+        ("config", &files.config),
+        ("credentials", &files.credentials),
+    ] {
         if let Some(e) = f.error() {
-            r.problem = Some(format!("the CLI cannot parse {} ({what} file): {e}", f.path));
+            r.problem = Some(format!(
+                "the CLI cannot parse {} ({what} file): {e}",
+                f.path
+            ));
         }
     }
     if r.problem.is_some() {
@@ -121,21 +127,26 @@ pub fn report(
             r.evidence
                 .push("AWS_ACCESS_KEY_ID is set in the environment".into());
             if non_empty(env, "AWS_SECRET_ACCESS_KEY").is_none() {
-                r.problem =
-                    Some("AWS_ACCESS_KEY_ID is set without AWS_SECRET_ACCESS_KEY".into());
+                r.problem = Some("AWS_ACCESS_KEY_ID is set without AWS_SECRET_ACCESS_KEY".into());
             }
             return r;
         }
     }
     // 2. Assume role from the profile.
     if profile.get("role_arn").is_some() && profile.get("web_identity_token_file").is_none() {
-        return via_profile(r, "assume-role", "role_arn in the profile: the CLI assumes that role");
+        return via_profile(
+            r,
+            "assume-role",
+            "role_arn in the profile: the CLI assumes that role",
+        );
     }
     // 3. Web identity, from the profile or the environment.
     if profile.get("role_arn").is_some() && profile.get("web_identity_token_file").is_some() {
         return via_profile(r, "web-identity", "web_identity_token_file in the profile");
     }
-    if non_empty(env, "AWS_WEB_IDENTITY_TOKEN_FILE").is_some() && non_empty(env, "AWS_ROLE_ARN").is_some() {
+    if non_empty(env, "AWS_WEB_IDENTITY_TOKEN_FILE").is_some()
+        && non_empty(env, "AWS_ROLE_ARN").is_some()
+    {
         r.source = Source::Env;
         r.provider = "web-identity";
         r.evidence
@@ -144,7 +155,11 @@ pub fn report(
     }
     // 4. SSO.
     if profile.get("sso_session").is_some() || profile.get("sso_start_url").is_some() {
-        return via_profile(r, "sso", "the profile is an IAM Identity Center (SSO) profile");
+        return via_profile(
+            r,
+            "sso",
+            "the profile is an IAM Identity Center (SSO) profile",
+        );
     }
     // 5. The shared credentials file: where Cloud9 writes AMTC.
     if profile.credentials.contains_key("aws_access_key_id") {
@@ -161,9 +176,8 @@ pub fn report(
         }
         let header = files.credentials.cloud9_header;
         if header {
-            r.evidence.push(
-                "that file begins with Cloud9's \"Do not modify this file\" header".into(),
-            );
+            r.evidence
+                .push("that file begins with Cloud9's \"Do not modify this file\" header".into());
             if let Some(age) = files.credentials.age_secs {
                 r.evidence
                     .push(format!("Cloud9 last wrote it {} ago", human_age(age)));
@@ -171,11 +185,13 @@ pub fn report(
         }
         for var in ["C9_PID", "C9_USER", "C9_PROJECT"] {
             if let Some(v) = non_empty(env, var) {
-                r.evidence.push(format!("{var}={v} (a Cloud9 IDE terminal)"));
+                r.evidence
+                    .push(format!("{var}={v} (a Cloud9 IDE terminal)"));
             }
         }
         if cloud9.c9_dir {
-            r.evidence.push("~/.c9 exists (Cloud9's IDE runtime)".into());
+            r.evidence
+                .push("~/.c9 exists (Cloud9's IDE runtime)".into());
         }
         if cloud9.environment_dir {
             r.evidence.push("~/environment exists".into());
@@ -185,8 +201,9 @@ pub fn report(
         } else {
             r.source = Source::Profile;
             if !header {
-                r.evidence
-                    .push("no Cloud9 header: these keys are not Cloud9's managed credentials".into());
+                r.evidence.push(
+                    "no Cloud9 header: these keys are not Cloud9's managed credentials".into(),
+                );
             } else {
                 r.evidence
                     .push("Cloud9 writes only [default]: this profile is not Cloud9's".into());
@@ -199,7 +216,11 @@ pub fn report(
         return via_profile(r, "credential-process", "credential_process in the profile");
     }
     if profile.config.contains_key("aws_access_key_id") {
-        return via_profile(r, "config-file", "keys in the config file's profile section");
+        return via_profile(
+            r,
+            "config-file",
+            "keys in the config file's profile section",
+        );
     }
     // 10. Container, 11. instance role.
     if non_empty(env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI").is_some()
@@ -212,9 +233,8 @@ pub fn report(
         return r;
     }
     r.provider = "instance-metadata";
-    r.evidence.push(
-        "no keys configured: the CLI will try the instance role (IMDS), if any".into(),
-    );
+    r.evidence
+        .push("no keys configured: the CLI will try the instance role (IMDS), if any".into());
     r
 }
 
@@ -259,8 +279,17 @@ mod tests {
         }
     }
 
-    fn run(flag: Option<&str>, env: &[(&str, &str)], config: &str, creds: &str, unsigned: bool) -> CredentialReport {
-        let env: EnvMap = env.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    fn run(
+        flag: Option<&str>,
+        env: &[(&str, &str)],
+        config: &str,
+        creds: &str,
+        unsigned: bool,
+    ) -> CredentialReport {
+        let env: EnvMap = env
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
         let f = files(config, creds);
         let (name, origin) = select(flag, &env, CliMajor::V1);
         let p = resolve(&f, name, origin);
@@ -271,23 +300,110 @@ mod tests {
     fn source_table() {
         let fb = "[profile fb]\naws_access_key_id = AKIA\naws_secret_access_key = x\n[profile role]\nrole_arn = arn\nsource_profile = default\n[profile sso]\nsso_session = s\n[profile proc]\ncredential_process = c9aws credential-process\n";
         let rows: &[(Option<&str>, &[(&str, &str)], &str, bool, Source, &str)] = &[
-            (None, &[], CLOUD9, false, Source::Amtc, "shared-credentials-file"),
+            (
+                None,
+                &[],
+                CLOUD9,
+                false,
+                Source::Amtc,
+                "shared-credentials-file",
+            ),
             (None, &[], CLOUD9, true, Source::Unsigned, "unsigned"),
-            (None, &[("AWS_ACCESS_KEY_ID", "AKIA"), ("AWS_SECRET_ACCESS_KEY", "x")], CLOUD9, false, Source::Env, "environment"),
-            (None, &[("AWS_ACCESS_KEY_ID", "")], CLOUD9, false, Source::Amtc, "shared-credentials-file"),
-            (Some("fb"), &[("AWS_ACCESS_KEY_ID", "AKIA"), ("AWS_SECRET_ACCESS_KEY", "x")], CLOUD9, false, Source::Profile, "config-file"),
-            (None, &[("AWS_PROFILE", "fb")], CLOUD9, false, Source::Profile, "config-file"),
-            (None, &[("AWS_PROFILE", "role")], CLOUD9, false, Source::Profile, "assume-role"),
-            (None, &[("AWS_PROFILE", "sso")], CLOUD9, false, Source::Profile, "sso"),
-            (None, &[("AWS_PROFILE", "proc")], CLOUD9, false, Source::Profile, "credential-process"),
-            (None, &[("AWS_PROFILE", "default")], CLOUD9, false, Source::Amtc, "shared-credentials-file"),
-            (None, &[], "[default]\naws_access_key_id = A\naws_secret_access_key = B\n", false, Source::Profile, "shared-credentials-file"),
+            (
+                None,
+                &[
+                    ("AWS_ACCESS_KEY_ID", "AKIA"),
+                    ("AWS_SECRET_ACCESS_KEY", "x"),
+                ],
+                CLOUD9,
+                false,
+                Source::Env,
+                "environment",
+            ),
+            (
+                None,
+                &[("AWS_ACCESS_KEY_ID", "")],
+                CLOUD9,
+                false,
+                Source::Amtc,
+                "shared-credentials-file",
+            ),
+            (
+                Some("fb"),
+                &[
+                    ("AWS_ACCESS_KEY_ID", "AKIA"),
+                    ("AWS_SECRET_ACCESS_KEY", "x"),
+                ],
+                CLOUD9,
+                false,
+                Source::Profile,
+                "config-file",
+            ),
+            (
+                None,
+                &[("AWS_PROFILE", "fb")],
+                CLOUD9,
+                false,
+                Source::Profile,
+                "config-file",
+            ),
+            (
+                None,
+                &[("AWS_PROFILE", "role")],
+                CLOUD9,
+                false,
+                Source::Profile,
+                "assume-role",
+            ),
+            (
+                None,
+                &[("AWS_PROFILE", "sso")],
+                CLOUD9,
+                false,
+                Source::Profile,
+                "sso",
+            ),
+            (
+                None,
+                &[("AWS_PROFILE", "proc")],
+                CLOUD9,
+                false,
+                Source::Profile,
+                "credential-process",
+            ),
+            (
+                None,
+                &[("AWS_PROFILE", "default")],
+                CLOUD9,
+                false,
+                Source::Amtc,
+                "shared-credentials-file",
+            ),
+            (
+                None,
+                &[],
+                "[default]\naws_access_key_id = A\naws_secret_access_key = B\n",
+                false,
+                Source::Profile,
+                "shared-credentials-file",
+            ),
             (None, &[], "", false, Source::None, "instance-metadata"),
-            (None, &[("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2")], "", false, Source::Env, "container"),
+            (
+                None,
+                &[("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2")],
+                "",
+                false,
+                Source::Env,
+                "container",
+            ),
         ];
         for (flag, env, creds, unsigned, source, provider) in rows {
             let r = run(*flag, env, fb, creds, *unsigned);
-            assert_eq!((r.source, r.provider), (*source, *provider), "{flag:?} {env:?} {creds:?}");
+            assert_eq!(
+                (r.source, r.provider),
+                (*source, *provider),
+                "{flag:?} {env:?} {creds:?}"
+            );
         }
     }
 
@@ -295,7 +411,10 @@ mod tests {
     fn amtc_evidence_is_reported() {
         let r = run(None, &[], "", CLOUD9, false);
         assert_eq!(r.source, Source::Amtc);
-        assert!(r.evidence.iter().any(|e| e.contains("Do not modify this file")));
+        assert!(r
+            .evidence
+            .iter()
+            .any(|e| e.contains("Do not modify this file")));
         assert!(r.evidence.iter().any(|e| e.contains("2 min ago")));
         // No evidence line may carry a secret.
         assert!(!r.evidence.iter().any(|e| e.contains("ASIAEXAMPLE")));
@@ -303,8 +422,12 @@ mod tests {
 
     #[test]
     fn problems_the_cli_will_hit() {
-        assert!(run(None, &[("AWS_PROFILE", "ghost")], "", CLOUD9, false).problem.is_some());
-        assert!(run(None, &[("AWS_ACCESS_KEY_ID", "A")], "", CLOUD9, false).problem.is_some());
+        assert!(run(None, &[("AWS_PROFILE", "ghost")], "", CLOUD9, false)
+            .problem
+            .is_some());
+        assert!(run(None, &[("AWS_ACCESS_KEY_ID", "A")], "", CLOUD9, false)
+            .problem
+            .is_some());
         assert!(run(None, &[], "[broken", CLOUD9, false).problem.is_some());
     }
 }

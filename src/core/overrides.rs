@@ -100,9 +100,12 @@ pub fn configured_url(
     if let Some(url) = flag {
         return Ok(Some((url.to_string(), "--endpoint-url".into())));
     }
-    let ignore = truthy(env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").map(String::as_str))
-        .or_else(|| truthy(profile.get("ignore_configured_endpoint_urls")))
-        .unwrap_or(false);
+    let ignore = truthy(
+        env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+            .map(String::as_str),
+    )
+    .or_else(|| truthy(profile.get("ignore_configured_endpoint_urls")))
+    .unwrap_or(false);
     if ignore {
         return Ok(None);
     }
@@ -124,10 +127,17 @@ pub fn configured_url(
         if let Some(url) = entries
             .get(&key)
             .and_then(|block| nested(block))
-            .and_then(|kv| kv.into_iter().find(|(k, _)| k == "endpoint_url").map(|(_, v)| v))
+            .and_then(|kv| {
+                kv.into_iter()
+                    .find(|(k, _)| k == "endpoint_url")
+                    .map(|(_, v)| v)
+            })
             .filter(|v| !v.is_empty())
         {
-            return Ok(Some((url, format!("[services {section}] {key}.endpoint_url"))));
+            return Ok(Some((
+                url,
+                format!("[services {section}] {key}.endpoint_url"),
+            )));
         }
     }
     if let Some(url) = profile.get("endpoint_url").filter(|v| !v.is_empty()) {
@@ -163,21 +173,64 @@ mod tests {
         let config = "[default]\nservices = local\nendpoint_url = https://profile\n[services local]\ndynamodb =\n  endpoint_url = http://localhost:8000\n";
         let (files, p) = setup(config);
         let env = |pairs: &[(&str, &str)]| -> EnvMap {
-            pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+            pairs
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
         };
         let rows: &[(&str, Option<&str>, EnvMap, Option<&str>)] = &[
-            ("dynamodb", Some("https://flag"), env(&[("AWS_ENDPOINT_URL", "https://g")]), Some("https://flag")),
-            ("dynamodb", None, env(&[("AWS_ENDPOINT_URL_DYNAMODB", "https://svc"), ("AWS_ENDPOINT_URL", "https://g")]), Some("https://svc")),
-            ("dynamodb", None, env(&[("AWS_ENDPOINT_URL", "https://g")]), Some("https://g")),
+            (
+                "dynamodb",
+                Some("https://flag"),
+                env(&[("AWS_ENDPOINT_URL", "https://g")]),
+                Some("https://flag"),
+            ),
+            (
+                "dynamodb",
+                None,
+                env(&[
+                    ("AWS_ENDPOINT_URL_DYNAMODB", "https://svc"),
+                    ("AWS_ENDPOINT_URL", "https://g"),
+                ]),
+                Some("https://svc"),
+            ),
+            (
+                "dynamodb",
+                None,
+                env(&[("AWS_ENDPOINT_URL", "https://g")]),
+                Some("https://g"),
+            ),
             ("dynamodb", None, env(&[]), Some("http://localhost:8000")),
             ("s3", None, env(&[]), Some("https://profile")),
-            ("dynamodb", None, env(&[("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"), ("AWS_ENDPOINT_URL", "https://g")]), None),
-            ("dynamodb", Some("https://flag"), env(&[("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")]), Some("https://flag")),
-            ("elbv2", None, env(&[("AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2", "https://lb")]), Some("https://lb")),
+            (
+                "dynamodb",
+                None,
+                env(&[
+                    ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
+                    ("AWS_ENDPOINT_URL", "https://g"),
+                ]),
+                None,
+            ),
+            (
+                "dynamodb",
+                Some("https://flag"),
+                env(&[("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")]),
+                Some("https://flag"),
+            ),
+            (
+                "elbv2",
+                None,
+                env(&[("AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2", "https://lb")]),
+                Some("https://lb"),
+            ),
         ];
         for (svc, flag, e, want) in rows {
             let got = configured_url(CliMajor::V1, svc, *flag, e, &p, &files).unwrap();
-            assert_eq!(got.as_ref().map(|(u, _)| u.as_str()), *want, "{svc} {flag:?} {e:?}");
+            assert_eq!(
+                got.as_ref().map(|(u, _)| u.as_str()),
+                *want,
+                "{svc} {flag:?} {e:?}"
+            );
         }
     }
 

@@ -75,23 +75,43 @@ mod tests {
             credentials: Default::default(),
             exists: true,
         };
-        p.credentials.insert("region".into(), "ap-northeast-1".into());
+        p.credentials
+            .insert("region".into(), "ap-northeast-1".into());
         let env = |pairs: &[(&str, &str)]| -> EnvMap {
-            pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+            pairs
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
         };
-        let both = env(&[("AWS_REGION", "eu-west-1"), ("AWS_DEFAULT_REGION", "eu-west-2")]);
+        let both = env(&[
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_DEFAULT_REGION", "eu-west-2"),
+        ]);
         let rows: &[(Option<&str>, &EnvMap, CliMajor, Option<&str>)] = &[
             (Some("us-east-2"), &both, CliMajor::V1, Some("us-east-2")),
             (None, &both, CliMajor::V1, Some("eu-west-2")),
             (None, &both, CliMajor::V2, Some("eu-west-1")),
-            (None, &env(&[("AWS_REGION", "eu-west-1")]), CliMajor::V1, Some("ap-northeast-1")),
+            (
+                None,
+                &env(&[("AWS_REGION", "eu-west-1")]),
+                CliMajor::V1,
+                Some("ap-northeast-1"),
+            ),
             (None, &EnvMap::new(), CliMajor::V2, Some("ap-northeast-1")),
         ];
         for (flag, e, major, want) in rows {
             assert_eq!(choose(*flag, e, &p, *major, None).region.as_deref(), *want);
         }
         p.credentials.clear();
-        assert_eq!(choose(None, &EnvMap::new(), &p, CliMajor::V1, Some("x")).region, None);
-        assert_eq!(choose(None, &EnvMap::new(), &p, CliMajor::V2, Some("x")).region.as_deref(), Some("x"));
+        assert_eq!(
+            choose(None, &EnvMap::new(), &p, CliMajor::V1, Some("x")).region,
+            None
+        );
+        assert_eq!(
+            choose(None, &EnvMap::new(), &p, CliMajor::V2, Some("x"))
+                .region
+                .as_deref(),
+            Some("x")
+        );
     }
 }

@@ -24,7 +24,13 @@ pub enum Target {
 
 /// Commands that never reach an AWS service with the caller's credentials.
 const LOCAL_COMMANDS: &[&str] = &[
-    "configure", "history", "help", "cli-dev", "update", "login", "logout",
+    "configure",
+    "history",
+    "help",
+    "cli-dev",
+    "update",
+    "login",
+    "logout",
 ];
 
 /// Customizations that call other services too: (command, operation, extra services).
@@ -68,7 +74,9 @@ pub fn target(inv: &Invocation, major: CliMajor) -> Target {
     }
     let operation = inv.operation.as_deref();
     if operation.is_none() {
-        return Target::Unpredictable(format!("`{command}` needs an operation: the CLI prints usage"));
+        return Target::Unpredictable(format!(
+            "`{command}` needs an operation: the CLI prints usage"
+        ));
     }
     if operation == Some("help") || inv.rest.first().map(String::as_str) == Some("help") {
         return Target::Local("help is rendered locally".into());
