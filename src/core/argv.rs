@@ -133,6 +133,10 @@ impl Globals {
 /// module stays independent of the generated data.
 pub trait CommandTable {
     fn is_command(&self, name: &str) -> bool;
+    /// Does the command's parser accept this subcommand? (`true` when unknown.)
+    fn accepts_operation(&self, _command: &str, _op: &str) -> bool {
+        true
+    }
 }
 
 /// `[toplevel]` aliases of `~/.aws/cli/alias`, values already stripped.
@@ -382,6 +386,11 @@ fn parse_known(
                         }
                         globals.0.insert(spec.name, String::new());
                         start += 1;
+                        if spec.kind == Kind::Version {
+                            // argparse prints the version and exits right here:
+                            // nothing after it is looked at.
+                            return Ok(Known { positional, extras });
+                        }
                     }
                     Kind::Value => {
                         let value = match &o.explicit {
@@ -401,14 +410,6 @@ fn parse_known(
                         if !spec.choices.is_empty() && !spec.choices.contains(&value.as_str()) {
                             return Err(format!(
                                 "argument {}: Invalid choice {:?}",
-                                spec.name, value
-                            ));
-                        }
-                        if matches!(spec.name, "--cli-read-timeout" | "--cli-connect-timeout")
-                            && !is_python_int(&value)
-                        {
-                            return Err(format!(
-                                "argument {}: invalid int value: {:?}",
                                 spec.name, value
                             ));
                         }
@@ -443,7 +444,10 @@ pub fn parse(
 ) -> Invocation {
     let mut inv = Invocation::default();
     if let Err(e) = parse_into(args, major, table, aliases, &mut inv) {
+        // The CLI stops: no command runs, whatever was read so far.
         inv.usage_error = Some(e);
+        inv.command = None;
+        inv.operation = None;
     }
     inv
 }
@@ -460,6 +464,15 @@ fn parse_into(
     if inv.version_flag() {
         // argparse runs the version action as soon as it meets it.
         return Ok(());
+    }
+    // The timeouts are converted to int after parsing, last value only; a bad one
+    // stops the CLI before any call.
+    for name in ["--cli-read-timeout", "--cli-connect-timeout"] {
+        if let Some(v) = inv.globals.get(name) {
+            if !is_python_int(v) {
+                return Err(format!("{name}: invalid int value: {v:?}"));
+            }
+        }
     }
     let Some(mut command) = known.positional else {
         return Err("the following arguments are required: command".into());
@@ -525,10 +538,15 @@ fn parse_into(
     if !table.is_command(&command) {
         return Err(format!("invalid choice: {command:?}"));
     }
-    inv.command = Some(command);
+    inv.command = Some(command.clone());
     // ServiceArgParser: no options, one positional (the operation).
     let mut none = Globals::default();
     let known = parse_known(&remaining, &[], &mut none)?;
+    if let Some(op) = &known.positional {
+        if !table.accepts_operation(&command, op) {
+            return Err(format!("invalid choice for {command}: {op:?}"));
+        }
+    }
     inv.operation = known.positional;
     inv.rest = known.extras;
     Ok(())

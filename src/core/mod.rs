@@ -13,6 +13,7 @@ pub mod profile;
 pub mod region;
 pub mod route;
 pub mod shlex;
+pub mod subcommands;
 pub mod target;
 
 pub use endpoints::CliMajor;

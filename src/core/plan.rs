@@ -40,7 +40,11 @@ pub struct Facts<'a> {
 struct Table(CliMajor);
 impl CommandTable for Table {
     fn is_command(&self, name: &str) -> bool {
-        lookup_command(self.0, name).is_some()
+        // `help` is added to the command table by the CLI's parser itself.
+        name == "help" || lookup_command(self.0, name).is_some()
+    }
+    fn accepts_operation(&self, command: &str, op: &str) -> bool {
+        crate::core::subcommands::accepts(self.0, command, op).unwrap_or(true)
     }
 }
 
@@ -71,6 +75,10 @@ pub struct Plan {
     pub routes: BTreeMap<String, RouteVerdict>,
     pub decision: Decision,
     pub exec: Vec<String>,
+    /// The CA bundle the CLI trusts (`--ca-bundle`, `AWS_CA_BUNDLE`, profile `ca_bundle`).
+    pub ca_bundle: Option<String>,
+    /// Arguments inserted right after the program name when switched.
+    pub switch_args: Vec<String>,
     /// What could not be predicted and why.
     pub notes: Vec<String>,
 }
@@ -133,6 +141,18 @@ pub fn plan(f: &Facts) -> Plan {
         exec: std::iter::once("aws".to_string())
             .chain(f.args.iter().cloned())
             .collect(),
+        switch_args: Vec::new(),
+        ca_bundle: inv
+            .globals
+            .get("--ca-bundle")
+            .map(str::to_string)
+            .or_else(|| {
+                f.env
+                    .get("AWS_CA_BUNDLE")
+                    .filter(|v| !v.is_empty())
+                    .cloned()
+            })
+            .or_else(|| prof.get("ca_bundle").map(str::to_string)),
         notes: Vec::new(),
     };
     if !f.major_known {
@@ -162,7 +182,48 @@ pub fn plan(f: &Facts) -> Plan {
         fill_routes(&mut p, &inv, f);
     }
     p.decision = decide::decide(p.kind, &p.credentials, &p.routes, f.policy);
+    if p.decision.action == "switch" {
+        prepare_switch(&mut p, &inv, f, &prof);
+    }
     p
+}
+
+/// The arguments put right after the program name for a switched call: the
+/// fallback profile, plus the region and output format the original call would
+/// have had where the fallback profile would change them.
+fn prepare_switch(p: &mut Plan, inv: &Invocation, f: &Facts, original: &profile::Profile) {
+    let Some(fb) = p.decision.profile.clone() else {
+        return;
+    };
+    let fb_prof = profile::resolve(f.files, fb.clone(), profile::ProfileOrigin::Flag);
+    if !fb_prof.exists {
+        let mut d = Decision::pass(format!(
+            "the fallback profile {fb:?} is in neither {} nor {}: passed through unswitched",
+            f.files.config.path, f.files.credentials.path
+        ));
+        d.because = p.decision.because.clone();
+        d.needs_fallback = true;
+        p.decision = d;
+        return;
+    }
+    let mut args = vec!["--profile".to_string(), fb];
+    if inv.region().is_none() {
+        let fb_region = region::choose(None, f.env, &fb_prof, f.major, f.imds_region);
+        if let (Some(r), true) = (&p.region, fb_region.region != p.region) {
+            args.extend(["--region".to_string(), r.clone()]);
+        }
+    }
+    if inv.globals.get("--output").is_none() && !f.env.contains_key("AWS_DEFAULT_OUTPUT") {
+        let (orig, fbo) = (original.get("output"), fb_prof.get("output"));
+        if orig != fbo {
+            args.extend(["--output".to_string(), orig.unwrap_or("json").to_string()]);
+        }
+    }
+    p.exec = std::iter::once("aws".to_string())
+        .chain(args.iter().cloned())
+        .chain(f.args.iter().cloned())
+        .collect();
+    p.switch_args = args;
 }
 
 fn fill_routes(p: &mut Plan, inv: &Invocation, f: &Facts) {
