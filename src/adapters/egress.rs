@@ -1,0 +1,325 @@
+//! The egress IP: the source address AWS sees for internet-bound traffic, from
+//! a checkip service (`https://checkip.amazonaws.com/` by default; the URL is
+//! the caller's). Owns c9aws's own HTTPS trust, which is what the CLI trusts:
+//! the system roots plus the PEM bundle of `AWS_CA_BUNDLE` or the profile's
+//! `ca_bundle` (the caller picks the path).
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig, TlsProvider};
+
+/// Largest checkip answer read; an address is at most 45 characters.
+const MAX_BODY: u64 = 1024;
+
+/// GET `url`, trim the body and parse it as an IP address. Anything else — a
+/// status other than 2xx, a redirect, a body that is not one address, a TLS
+/// failure, an unreadable or empty CA bundle, or no answer within `timeout` —
+/// is an `Err`.
+pub async fn egress_ip(
+    url: &str,
+    ca_bundle: Option<&Path>,
+    timeout: Duration,
+) -> Result<IpAddr, String> {
+    let url = url.to_string();
+    let bundle = ca_bundle.map(Path::to_path_buf);
+    let job = tokio::task::spawn_blocking(move || fetch(&url, bundle.as_deref(), timeout));
+    // ureq's own global timeout bounds the call; this bounds what it does not
+    // (a stuck getaddrinfo): the blocking thread is then abandoned.
+    match tokio::time::timeout(timeout + Duration::from_millis(50), job).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => Err(format!("checkip: {e}")),
+        Err(_) => Err(format!(
+            "checkip: timed out after {} ms",
+            timeout.as_millis()
+        )),
+    }
+}
+
+fn fetch(url: &str, ca_bundle: Option<&Path>, timeout: Duration) -> Result<IpAddr, String> {
+    let https = url
+        .get(..8)
+        .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+    let mut config = ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(true)
+        .max_redirects(0)
+        .user_agent(concat!("c9aws/", env!("CARGO_PKG_VERSION")));
+    if https {
+        // Roots are loaded only for HTTPS: an http:// checkip URL costs no
+        // certificate parsing.
+        config = config.tls_config(tls_config(ca_bundle)?);
+    }
+    let agent = ureq::Agent::new_with_config(config.build());
+    let mut resp = agent
+        .get(url)
+        .call()
+        .map_err(|e| format!("checkip {url}: {e}"))?;
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(MAX_BODY)
+        .read_to_string()
+        .map_err(|e| format!("checkip {url}: {e}"))?;
+    parse_ip(&body).ok_or_else(|| format!("checkip {url}: the answer is not an IP address"))
+}
+
+/// The whole body, trimmed, must be one address.
+fn parse_ip(body: &str) -> Option<IpAddr> {
+    body.trim().parse().ok()
+}
+
+/// System roots (rustls-native-certs: the platform store, `SSL_CERT_FILE` /
+/// `SSL_CERT_DIR` as OpenSSL reads them) plus the bundle, on rustls with
+/// aws-lc-rs (the provider aws-config already links).
+fn tls_config(ca_bundle: Option<&Path>) -> Result<TlsConfig, String> {
+    let mut roots: Vec<Certificate<'static>> = rustls_native_certs::load_native_certs()
+        .certs
+        .iter()
+        .map(|c| Certificate::from_der(c.as_ref()).to_owned())
+        .collect();
+    if let Some(path) = ca_bundle {
+        roots.extend(load_bundle(path)?);
+    }
+    if roots.is_empty() {
+        return Err(
+            "checkip: no trusted root certificates (system store empty, no CA bundle)".into(),
+        );
+    }
+    Ok(TlsConfig::builder()
+        .provider(TlsProvider::Rustls)
+        .root_certs(RootCerts::Specific(Arc::new(roots)))
+        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .build())
+}
+
+/// Every certificate of a PEM bundle; an unreadable file or one without any
+/// certificate is an error (the CLI refuses such a bundle too).
+fn load_bundle(path: &Path) -> Result<Vec<Certificate<'static>>, String> {
+    let pem = std::fs::read(path)
+        .map_err(|e| format!("cannot read CA bundle {}: {e}", path.display()))?;
+    let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect();
+    if certs.is_empty() {
+        return Err(format!(
+            "CA bundle {} holds no PEM certificate",
+            path.display()
+        ));
+    }
+    Ok(certs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::imds::fake;
+    use std::collections::BTreeMap;
+    use std::time::Instant;
+
+    const T: Duration = Duration::from_secs(1);
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    fn body_server(status: u16, body: &'static str) -> fake::Server {
+        fake::serve(Arc::new(
+            move |_: &str, _: &str, _: &BTreeMap<String, String>| Some((status, body.to_string())),
+        ))
+    }
+
+    #[test]
+    fn plain_answer_is_parsed() {
+        let srv = body_server(200, "203.0.113.7\n");
+        let ip = rt()
+            .block_on(egress_ip(&format!("{}/", srv.url()), None, T))
+            .unwrap();
+        assert_eq!(ip, "203.0.113.7".parse::<IpAddr>().unwrap());
+        let srv = body_server(200, " 2001:db8::7 \r\n");
+        let ip = rt()
+            .block_on(egress_ip(&format!("{}/", srv.url()), None, T))
+            .unwrap();
+        assert_eq!(ip, "2001:db8::7".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn garbage_status_and_bad_urls_are_errors() {
+        for body in [
+            "<html>captive portal</html>",
+            "",
+            "203.0.113.7 203.0.113.8",
+            "203.0.113",
+        ] {
+            let srv = body_server(200, body);
+            assert!(
+                rt().block_on(egress_ip(&srv.url(), None, T)).is_err(),
+                "{body:?}"
+            );
+        }
+        let srv = body_server(404, "203.0.113.7");
+        assert!(rt().block_on(egress_ip(&srv.url(), None, T)).is_err());
+        for url in ["", "not a url", "ftp://127.0.0.1/", "http://"] {
+            assert!(rt().block_on(egress_ip(url, None, T)).is_err(), "{url:?}");
+        }
+    }
+
+    #[test]
+    fn closed_port_fails_fast() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let t = Instant::now();
+        let r = rt().block_on(egress_ip(&format!("http://127.0.0.1:{port}/"), None, T));
+        assert!(r.is_err());
+        assert!(
+            t.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            t.elapsed()
+        );
+    }
+
+    #[test]
+    fn silent_server_is_bounded_by_the_timeout() {
+        let srv = fake::silent();
+        let t = Instant::now();
+        let r = rt().block_on(egress_ip(&srv.url(), None, Duration::from_millis(300)));
+        assert!(r.is_err());
+        assert!(
+            t.elapsed() < Duration::from_millis(600),
+            "{:?}",
+            t.elapsed()
+        );
+    }
+
+    #[test]
+    fn unreadable_or_empty_bundle_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no certificates here\n").unwrap();
+        for p in [&missing, &empty] {
+            let r = rt().block_on(egress_ip("https://127.0.0.1:9/", Some(p), T));
+            let err = r.unwrap_err();
+            assert!(err.contains("CA bundle"), "{err}");
+        }
+    }
+
+    /// HTTPS on 127.0.0.1 with a throwaway CA: trusted only through the bundle.
+    mod tls {
+        use super::*;
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+        use std::io::{Read, Write};
+        use std::net::TcpListener;
+
+        struct Tls {
+            port: u16,
+            ca_pem: String,
+            thread: Option<std::thread::JoinHandle<()>>,
+        }
+
+        /// Serves `conns` HTTPS connections (answering "203.0.113.7\n"), then stops.
+        fn https_server(conns: usize) -> Tls {
+            let ca_key = KeyPair::generate().unwrap();
+            let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+            ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            ca_params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, "c9aws test CA");
+            let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+            let issuer = Issuer::new(ca_params, ca_key);
+
+            let leaf_key = KeyPair::generate().unwrap();
+            let leaf_params = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+            let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
+
+            let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+            let server_config = rustls::ServerConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(
+                    vec![CertificateDer::from(leaf.der().to_vec())],
+                    PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+                )
+                .unwrap();
+            let server_config = Arc::new(server_config);
+
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let thread = std::thread::spawn(move || {
+                for _ in 0..conns {
+                    let Ok((mut sock, _)) = listener.accept() else {
+                        return;
+                    };
+                    let _ = sock.set_read_timeout(Some(Duration::from_secs(3)));
+                    let mut conn = rustls::ServerConnection::new(server_config.clone()).unwrap();
+                    let mut tls = rustls::Stream::new(&mut conn, &mut sock);
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 1024];
+                    let ok = loop {
+                        match tls.read(&mut chunk) {
+                            Ok(0) | Err(_) => break false,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                        if buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                            break true;
+                        }
+                    };
+                    if ok {
+                        let body = "203.0.113.7\n";
+                        let _ = write!(
+                            tls,
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                        let _ = tls.flush();
+                        conn.send_close_notify();
+                        let _ = conn.complete_io(&mut sock);
+                    }
+                }
+            });
+            Tls {
+                port,
+                ca_pem: ca_cert.pem(),
+                thread: Some(thread),
+            }
+        }
+
+        impl Drop for Tls {
+            fn drop(&mut self) {
+                // Unblock a pending accept so the thread ends.
+                for _ in 0..4 {
+                    let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+                }
+                if let Some(t) = self.thread.take() {
+                    let _ = t.join();
+                }
+            }
+        }
+
+        #[test]
+        fn custom_bundle_makes_the_local_ca_trusted() {
+            let srv = https_server(2);
+            let dir = tempfile::tempdir().unwrap();
+            let bundle = dir.path().join("ca.pem");
+            std::fs::write(&bundle, &srv.ca_pem).unwrap();
+            let url = format!("https://127.0.0.1:{}/", srv.port);
+
+            let ip = rt().block_on(egress_ip(&url, Some(&bundle), T)).unwrap();
+            assert_eq!(ip, "203.0.113.7".parse::<IpAddr>().unwrap());
+
+            let err = rt().block_on(egress_ip(&url, None, T)).unwrap_err();
+            assert!(err.contains("checkip"), "{err}");
+        }
+    }
+}

@@ -1,0 +1,537 @@
+//! Instance metadata (IMDSv2) through aws-config's IMDS client: the network
+//! facts of this machine. Owns the endpoint choice (from the environment map,
+//! not the process), `AWS_EC2_METADATA_DISABLED`, and short timeouts so that
+//! off EC2 it fails fast. A 404 is a fact (the item does not exist), not an
+//! error; any other failure makes the whole answer an `Err`, so that a missing
+//! `public-ipv4` can only ever mean "no public IPv4".
+
+use crate::adapters::environment::debug;
+use crate::core::profile::EnvMap;
+use crate::core::route::{Instance, Net4};
+use aws_config::imds::client::error::ImdsError;
+use aws_config::imds::Client;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(300);
+const READ_TIMEOUT: Duration = Duration::from_millis(500);
+const DEFAULT_ENDPOINT_V4: &str = "http://169.254.169.254";
+const DEFAULT_ENDPOINT_V6: &str = "http://[fd00:ec2::254]";
+const META: &str = "/latest/meta-data/";
+
+/// `AWS_EC2_METADATA_DISABLED=true` (any case), as botocore reads it.
+pub fn disabled(env: &EnvMap) -> bool {
+    env.get("AWS_EC2_METADATA_DISABLED")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+/// `AWS_EC2_METADATA_SERVICE_ENDPOINT` when set, else the default address for
+/// `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE` (IPv4 unless `IPv6`). Always set
+/// explicitly so that the client never reads the process environment or the
+/// profile files on its own. (The `ec2_metadata_service_endpoint[_mode]` keys
+/// of the config file are not read here.)
+pub fn endpoint(env: &EnvMap) -> String {
+    if let Some(e) = env
+        .get("AWS_EC2_METADATA_SERVICE_ENDPOINT")
+        .map(|e| e.trim())
+        .filter(|e| !e.is_empty())
+    {
+        return e.to_string();
+    }
+    let v6 = env
+        .get("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE")
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("ipv6"));
+    if v6 {
+        DEFAULT_ENDPOINT_V6
+    } else {
+        DEFAULT_ENDPOINT_V4
+    }
+    .to_string()
+}
+
+/// The instance's network facts. `Err("disabled …")` without any request when
+/// `AWS_EC2_METADATA_DISABLED=true`; `Err` on any transport, token or status
+/// failure other than 404.
+pub async fn instance(env: &EnvMap) -> Result<Instance, String> {
+    if disabled(env) {
+        debug(env, || "imds: disabled by AWS_EC2_METADATA_DISABLED".into());
+        return Err("disabled (AWS_EC2_METADATA_DISABLED=true)".into());
+    }
+    let ep = endpoint(env);
+    debug(env, || format!("imds: endpoint {ep}"));
+    let client = Client::builder()
+        .endpoint(&ep)
+        .map_err(|e| format!("invalid IMDS endpoint {ep:?}: {e}"))?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .read_timeout(READ_TIMEOUT)
+        .operation_attempt_timeout(CONNECT_TIMEOUT + READ_TIMEOUT)
+        .operation_timeout(CONNECT_TIMEOUT + READ_TIMEOUT)
+        .max_attempts(1)
+        .build();
+
+    let (instance_id, region, mac, local, public) = tokio::join!(
+        get(&client, "instance-id"),
+        get(&client, "placement/region"),
+        get(&client, "mac"),
+        get(&client, "local-ipv4"),
+        get(&client, "public-ipv4"),
+    );
+    let mut out = Instance {
+        instance_id: instance_id?,
+        region: region?,
+        mac: mac?.map(|m| m.to_ascii_lowercase()),
+        local_ipv4: ipv4("local-ipv4", local?)?,
+        public_ipv4: ipv4("public-ipv4", public?)?,
+        ..Instance::default()
+    };
+
+    if let Some(mac) = out.mac.clone() {
+        if !mac.chars().all(|c| c.is_ascii_hexdigit() || c == ':') {
+            return Err("IMDS mac is not a MAC address".into());
+        }
+        let base = format!("network/interfaces/macs/{mac}/");
+        let (vpc_item, subnet_item, cidrs_item) = (
+            format!("{base}vpc-id"),
+            format!("{base}subnet-id"),
+            format!("{base}vpc-ipv4-cidr-blocks"),
+        );
+        let (vpc, subnet, cidrs) = tokio::join!(
+            get(&client, &vpc_item),
+            get(&client, &subnet_item),
+            get(&client, &cidrs_item),
+        );
+        out.vpc_id = vpc?;
+        out.subnet_id = subnet?;
+        let cidrs = match cidrs? {
+            Some(c) => Some(c),
+            None => get(&client, &format!("{base}vpc-ipv4-cidr-block")).await?,
+        };
+        for line in cidrs.as_deref().unwrap_or("").lines() {
+            let line = line.trim();
+            if line.is_empty() {
+                continue;
+            }
+            match Net4::parse(line) {
+                Some(n) if !out.vpc_cidrs.contains(&n) => out.vpc_cidrs.push(n),
+                Some(_) => {}
+                None => debug(env, || {
+                    format!("imds: ignoring VPC CIDR block that is not a.b.c.d/n: {line:?}")
+                }),
+            }
+        }
+    }
+    debug(env, || {
+        format!(
+            "imds: instance {}, region {}, public IPv4 {}, {} VPC CIDR block(s)",
+            out.instance_id.as_deref().unwrap_or("-"),
+            out.region.as_deref().unwrap_or("-"),
+            if out.public_ipv4.is_some() {
+                "present"
+            } else {
+                "none"
+            },
+            out.vpc_cidrs.len()
+        )
+    });
+    Ok(out)
+}
+
+/// One metadata item, trimmed; `Ok(None)` on 404 or an empty value.
+async fn get(client: &Client, item: &str) -> Result<Option<String>, String> {
+    match client.get(format!("{META}{item}")).await {
+        Ok(v) => {
+            let v = v.as_ref().trim();
+            Ok((!v.is_empty()).then(|| v.to_string()))
+        }
+        Err(ImdsError::ErrorResponse(r)) if r.response().status().as_u16() == 404 => Ok(None),
+        Err(ImdsError::ErrorResponse(r)) => Err(format!(
+            "IMDS {item}: HTTP {}",
+            r.response().status().as_u16()
+        )),
+        Err(ImdsError::FailedToLoadToken(e)) => Err(format!(
+            "IMDS {item}: no session token ({})",
+            if e.is_dispatch_failure() {
+                "IMDS unreachable"
+            } else {
+                "token request failed"
+            }
+        )),
+        Err(e) => Err(format!("IMDS {item}: {}", error_chain(&e))),
+    }
+}
+
+fn ipv4(item: &str, v: Option<String>) -> Result<Option<Ipv4Addr>, String> {
+    match v {
+        None => Ok(None),
+        Some(s) => s
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("IMDS {item} is not an IPv4 address")),
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        src = c.source();
+    }
+    s
+}
+
+/// Fake servers on 127.0.0.1 for the adapter tests: bounded, stopped on drop.
+#[cfg(test)]
+pub(crate) mod fake {
+    use std::collections::BTreeMap;
+    use std::io::{Read, Write};
+    use std::net::{Shutdown, TcpListener, TcpStream};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::thread::JoinHandle;
+    use std::time::Duration;
+
+    pub const TOKEN: &str = "fake-imds-token";
+
+    /// A listener thread on an ephemeral 127.0.0.1 port. `requests` counts the
+    /// requests read (or, for a silent server, the connections accepted).
+    pub struct Server {
+        pub port: u16,
+        pub requests: Arc<AtomicUsize>,
+        stop: Arc<AtomicBool>,
+        held: Arc<Mutex<Vec<TcpStream>>>,
+        thread: Option<JoinHandle<()>>,
+    }
+
+    impl Server {
+        pub fn url(&self) -> String {
+            format!("http://127.0.0.1:{}", self.port)
+        }
+        pub fn count(&self) -> usize {
+            self.requests.load(Ordering::SeqCst)
+        }
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            self.stop.store(true, Ordering::SeqCst);
+            for s in self.held.lock().unwrap().drain(..) {
+                let _ = s.shutdown(Shutdown::Both);
+            }
+            // Wake the accept loop.
+            let _ = TcpStream::connect_timeout(
+                &([127, 0, 0, 1], self.port).into(),
+                Duration::from_millis(200),
+            );
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+
+    /// `handler(method, path, headers)` → (status, body); `None` = never answer.
+    pub type Handler =
+        dyn Fn(&str, &str, &BTreeMap<String, String>) -> Option<(u16, String)> + Send + Sync;
+
+    pub fn serve(handler: Arc<Handler>) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let held = Arc::new(Mutex::new(Vec::new()));
+        let (r, s, h) = (requests.clone(), stop.clone(), held.clone());
+        let thread = std::thread::spawn(move || {
+            let mut workers = Vec::new();
+            for conn in listener.incoming() {
+                if s.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+                if let Ok(c) = conn.try_clone() {
+                    h.lock().unwrap().push(c);
+                }
+                let (r, handler) = (r.clone(), handler.clone());
+                workers.push(std::thread::spawn(move || {
+                    answer(conn, &r, &*handler);
+                }));
+            }
+            for w in workers {
+                let _ = w.join();
+            }
+        });
+        Server {
+            port,
+            requests,
+            stop,
+            held,
+            thread: Some(thread),
+        }
+    }
+
+    /// One request per connection, answered with `Connection: close`.
+    fn answer(mut conn: TcpStream, count: &AtomicUsize, handler: &Handler) {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 1024];
+        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            match conn.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+            if buf.len() > 64 * 1024 {
+                return;
+            }
+        }
+        count.fetch_add(1, Ordering::SeqCst);
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        let mut lines = text.split("\r\n");
+        let mut first = lines.next().unwrap_or("").split(' ');
+        let method = first.next().unwrap_or("").to_string();
+        let path = first.next().unwrap_or("").to_string();
+        let headers: BTreeMap<String, String> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        let Some((status, body)) = handler(&method, &path, &headers) else {
+            // Never answer: hold the connection until the peer or Drop closes it.
+            let _ = conn.read(&mut chunk);
+            return;
+        };
+        let reason = match status {
+            200 => "OK",
+            401 => "Unauthorized",
+            404 => "Not Found",
+            _ => "Status",
+        };
+        // Real IMDS echoes the token's TTL; aws-config requires it.
+        let ttl = if path == "/latest/api/token" && status == 200 {
+            "X-Aws-Ec2-Metadata-Token-Ttl-Seconds: 21600\r\n"
+        } else {
+            ""
+        };
+        let resp = format!(
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\n{ttl}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = conn.write_all(resp.as_bytes());
+        let _ = conn.flush();
+    }
+
+    /// A server that accepts connections and never answers.
+    pub fn silent() -> Server {
+        serve(Arc::new(
+            |_: &str, _: &str, _: &BTreeMap<String, String>| None,
+        ))
+    }
+
+    /// An IMDSv2 fake: token PUT, 401 on a missing or bad token, 404 unknown.
+    pub fn imds(values: &[(&str, &str)]) -> Server {
+        let values: BTreeMap<String, String> = values
+            .iter()
+            .map(|(k, v)| (format!("/latest/meta-data/{k}"), v.to_string()))
+            .collect();
+        serve(Arc::new(
+            move |method: &str, path: &str, h: &BTreeMap<String, String>| {
+                if path == "/latest/api/token" {
+                    return Some(
+                        if method == "PUT" && h.contains_key("x-aws-ec2-metadata-token-ttl-seconds")
+                        {
+                            (200, TOKEN.to_string())
+                        } else {
+                            (400, String::new())
+                        },
+                    );
+                }
+                if h.get("x-aws-ec2-metadata-token").map(String::as_str) != Some(TOKEN) {
+                    return Some((401, String::new()));
+                }
+                Some(match (method, values.get(path)) {
+                    ("GET", Some(v)) => (200, v.clone()),
+                    _ => (404, String::new()),
+                })
+            },
+        ))
+    }
+
+    /// The facts of a typical private-subnet Cloud9 instance behind a NAT.
+    pub const MAC: &str = "0a:1b:2c:3d:4e:5f";
+    pub fn cloud9_values(public: Option<&'static str>) -> Vec<(&'static str, &'static str)> {
+        let mut v = vec![
+            ("instance-id", "i-0123456789abcdef0"),
+            ("placement/region", "ap-northeast-1"),
+            ("mac", MAC),
+            ("local-ipv4", "10.0.1.23"),
+            (
+                "network/interfaces/macs/0a:1b:2c:3d:4e:5f/vpc-id",
+                "vpc-0abc",
+            ),
+            (
+                "network/interfaces/macs/0a:1b:2c:3d:4e:5f/subnet-id",
+                "subnet-0def",
+            ),
+            (
+                "network/interfaces/macs/0a:1b:2c:3d:4e:5f/vpc-ipv4-cidr-blocks",
+                "10.0.0.0/16\n100.64.0.0/16\n",
+            ),
+        ];
+        if let Some(p) = public {
+            v.push(("public-ipv4", p));
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fake;
+    use super::*;
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> EnvMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn facts_from_a_private_instance_and_public_ipv4_404_is_none() {
+        let srv = fake::imds(&fake::cloud9_values(None));
+        let e = env(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &srv.url())]);
+        let i = rt().block_on(instance(&e)).unwrap();
+        assert_eq!(i.instance_id.as_deref(), Some("i-0123456789abcdef0"));
+        assert_eq!(i.region.as_deref(), Some("ap-northeast-1"));
+        assert_eq!(i.mac.as_deref(), Some(fake::MAC));
+        assert_eq!(i.local_ipv4, Some(Ipv4Addr::new(10, 0, 1, 23)));
+        assert_eq!(i.public_ipv4, None);
+        assert_eq!(i.vpc_id.as_deref(), Some("vpc-0abc"));
+        assert_eq!(i.subnet_id.as_deref(), Some("subnet-0def"));
+        assert_eq!(
+            i.vpc_cidrs,
+            vec![
+                Net4::parse("10.0.0.0/16").unwrap(),
+                Net4::parse("100.64.0.0/16").unwrap()
+            ]
+        );
+        assert!(srv.count() >= 9, "requests: {}", srv.count());
+    }
+
+    #[test]
+    fn public_ipv4_and_single_cidr_fallback() {
+        let mut v: Vec<(&str, &str)> = fake::cloud9_values(Some("203.0.113.7"))
+            .into_iter()
+            .filter(|(k, _)| !k.ends_with("vpc-ipv4-cidr-blocks"))
+            .collect();
+        v.push((
+            "network/interfaces/macs/0a:1b:2c:3d:4e:5f/vpc-ipv4-cidr-block",
+            "172.31.0.0/16",
+        ));
+        let srv = fake::imds(&v);
+        let e = env(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &srv.url())]);
+        let i = rt().block_on(instance(&e)).unwrap();
+        assert_eq!(i.public_ipv4, Some(Ipv4Addr::new(203, 0, 113, 7)));
+        assert_eq!(i.vpc_cidrs, vec![Net4::parse("172.31.0.0/16").unwrap()]);
+    }
+
+    #[test]
+    fn disabled_makes_no_request() {
+        let srv = fake::imds(&fake::cloud9_values(None));
+        for v in ["true", "TRUE", " True "] {
+            let e = env(&[
+                ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &srv.url()),
+                ("AWS_EC2_METADATA_DISABLED", v),
+            ]);
+            let err = rt().block_on(instance(&e)).unwrap_err();
+            assert!(err.starts_with("disabled"), "{err}");
+        }
+        assert_eq!(srv.count(), 0);
+        // Anything else is not "disabled".
+        let e = env(&[
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &srv.url()),
+            ("AWS_EC2_METADATA_DISABLED", "false"),
+        ]);
+        assert!(rt().block_on(instance(&e)).is_ok());
+    }
+
+    #[test]
+    fn bad_token_and_server_errors_are_errors_not_missing_facts() {
+        // A server that rejects every token: 401 must not become "no public IP".
+        let srv = fake::serve(std::sync::Arc::new(
+            |m: &str, p: &str, _: &std::collections::BTreeMap<String, String>| {
+                Some(if m == "PUT" && p == "/latest/api/token" {
+                    (200, "t".to_string())
+                } else {
+                    (401, String::new())
+                })
+            },
+        ));
+        let e = env(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &srv.url())]);
+        let err = rt().block_on(instance(&e)).unwrap_err();
+        assert!(err.contains("401"), "{err}");
+    }
+
+    #[test]
+    fn garbage_values_are_errors() {
+        let mut v = fake::cloud9_values(None);
+        v.push(("public-ipv4", "not-an-ip"));
+        let srv = fake::imds(&v);
+        let e = env(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &srv.url())]);
+        assert!(rt().block_on(instance(&e)).is_err());
+
+        let srv = fake::imds(&[("mac", "../../etc")]);
+        let e = env(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &srv.url())]);
+        assert!(rt().block_on(instance(&e)).is_err());
+    }
+
+    #[test]
+    fn closed_port_and_bad_endpoint_fail_fast() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let e = env(&[(
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+            &format!("http://127.0.0.1:{port}"),
+        )]);
+        let t = std::time::Instant::now();
+        assert!(rt().block_on(instance(&e)).is_err());
+        assert!(
+            t.elapsed() < Duration::from_millis(1500),
+            "{:?}",
+            t.elapsed()
+        );
+
+        let e = env(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", "not a uri")]);
+        assert!(rt().block_on(instance(&e)).is_err());
+    }
+
+    #[test]
+    fn endpoint_choice() {
+        assert_eq!(endpoint(&env(&[])), DEFAULT_ENDPOINT_V4);
+        assert_eq!(
+            endpoint(&env(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv6")])),
+            DEFAULT_ENDPOINT_V6
+        );
+        assert_eq!(
+            endpoint(&env(&[
+                ("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv6"),
+                ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:1")
+            ])),
+            "http://127.0.0.1:1"
+        );
+        assert_eq!(
+            endpoint(&env(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", "")])),
+            DEFAULT_ENDPOINT_V4
+        );
+    }
+}
