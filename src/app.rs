@@ -4,11 +4,13 @@
 //! call did not run.
 
 use crate::adapters::aws_cli::{self, CliVersion, ACTIVE_VAR};
-use crate::adapters::{aws_files, environment, settings};
+use crate::adapters::settings::{Notice, Settings};
+use crate::adapters::{aws_files, environment, network, settings, supervise};
 use crate::cli::{self, Dispatch, Own, OwnCommand};
-use crate::core::decide::Policy;
+use crate::core::credentials::Source;
 use crate::core::plan::{self, Facts, Plan};
 use crate::core::profile::EnvMap;
+use crate::core::route::NetFacts;
 use crate::core::{endpoints, CliMajor};
 use clap::Parser;
 use std::ffi::OsString;
@@ -41,27 +43,33 @@ pub fn run(argv: Vec<OsString>) -> i32 {
                 }
             };
             match own.command {
-                OwnCommand::Explain { json, args } => explain(&env, &args, json),
+                OwnCommand::Explain {
+                    json,
+                    refresh,
+                    args,
+                } => explain(&env, &args, json, refresh),
                 OwnCommand::Endpoints => answer_endpoint_queries(),
             }
         }
     }
 }
 
-fn locate(env: &EnvMap) -> Result<PathBuf, aws_cli::LocateError> {
-    // c9aws's config is read only when C9AWS_AWS does not already answer.
-    if env.get("C9AWS_AWS").is_some_and(|v| !v.is_empty()) {
-        return aws_cli::locate(env, None);
-    }
-    let s = settings::load(env);
-    if let Some(p) = &s.problem {
-        eprintln!("c9aws: {p}");
-    }
+fn locate(env: &EnvMap, s: &Settings) -> Result<PathBuf, aws_cli::LocateError> {
     aws_cli::locate(env, s.aws_path.as_deref())
 }
 
+/// c9aws's settings, with their problems told once on stderr.
+fn load_settings(env: &EnvMap) -> Settings {
+    let s = settings::load(env);
+    for p in &s.problems {
+        eprintln!("c9aws: {p}");
+    }
+    s
+}
+
 fn passthrough(env: &EnvMap, args: &[OsString]) -> i32 {
-    match locate(env) {
+    // A nested c9aws reads no config: C9AWS_AWS or PATH decide.
+    match aws_cli::locate(env, None) {
         Ok(aws) => {
             environment::debug(env, || format!("exec {} (passthrough)", aws.display()));
             let (code, msg) = aws_cli::exec(&aws, args);
@@ -101,7 +109,13 @@ fn gather(env: &EnvMap, aws: Option<&Path>) -> Gathered {
     }
 }
 
-fn make_plan(env: &EnvMap, g: &Gathered, args: &[String]) -> Plan {
+fn make_plan(
+    env: &EnvMap,
+    g: &Gathered,
+    args: &[String],
+    s: &Settings,
+    net: Option<&NetFacts>,
+) -> Plan {
     let facts = Facts {
         args,
         major: g.version.as_ref().map(|v| v.major).unwrap_or(CliMajor::V1),
@@ -111,15 +125,42 @@ fn make_plan(env: &EnvMap, g: &Gathered, args: &[String]) -> Plan {
         files: &g.files,
         aliases: &g.aliases,
         cloud9: &g.cloud9,
-        imds_region: None,
-        net: None,
-        policy: &Policy::default(),
+        imds_region: net
+            .and_then(|n| n.instance.as_ref())
+            .and_then(|i| i.region.as_deref()),
+        net,
+        policy: &s.policy,
     };
     plan::plan(&facts)
 }
 
+/// The plan, with network facts gathered when Cloud9's managed credentials are
+/// in play and some service's verdict depends on them (off Cloud9 nothing is probed).
+fn full_plan(
+    env: &EnvMap,
+    g: &Gathered,
+    args: &[String],
+    s: &Settings,
+    refresh: bool,
+) -> (Plan, Option<NetFacts>) {
+    let first = make_plan(env, g, args, s, None);
+    let wants_net = first.credentials.source == Source::Amtc
+        && first.kind == "calls"
+        && first.routes.values().any(|r| !r.verdict.refuses());
+    if !wants_net {
+        return (first, None);
+    }
+    let Some(aws) = g.aws.as_deref() else {
+        return (first, None);
+    };
+    let net = network::gather(env, aws, &first, s, refresh);
+    let plan = make_plan(env, g, args, s, Some(&net));
+    (plan, Some(net))
+}
+
 fn run_aws(env: &EnvMap, args: &[OsString]) -> i32 {
-    let aws = match locate(env) {
+    let s = load_settings(env);
+    let aws = match locate(env, &s) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("{}", e.message());
@@ -127,33 +168,124 @@ fn run_aws(env: &EnvMap, args: &[OsString]) -> i32 {
         }
     };
     let g = gather(env, Some(&aws));
-    let p = make_plan(env, &g, &aws_cli::lossy(args));
+    let (p, _) = full_plan(env, &g, &aws_cli::lossy(args), &s, false);
     environment::debug(env, || {
         format!(
             "credentials {:?} via {}; decision {}: {}",
             p.credentials.source, p.credentials.provider, p.decision.action, p.decision.reason
         )
     });
+    if p.decision.needs_fallback {
+        eprintln!(
+            "c9aws: {}. Configure one: `fallback_profile = NAME` in {} (or C9AWS_FALLBACK_PROFILE=NAME)",
+            p.decision.reason,
+            settings::config_path(env)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "~/.config/c9aws/config".into())
+        );
+    }
     // The decision is carried out on the raw argv: a switch only ever inserts
-    // `--profile NAME` right after the program name.
-    let mut exec_args: Vec<OsString> = Vec::with_capacity(args.len() + 2);
-    if let (Some(profile), "switch") = (&p.decision.profile, p.decision.action) {
-        exec_args.push("--profile".into());
-        exec_args.push(profile.into());
+    // its arguments (`--profile NAME`, and the region/output to keep) right
+    // after the program name, so a user's own later options still win.
+    let mut exec_args: Vec<OsString> = Vec::with_capacity(args.len() + 6);
+    if p.decision.action == "switch" {
+        notice(&s, &p);
+        exec_args.extend(p.switch_args.iter().map(OsString::from));
     }
     exec_args.extend_from_slice(args);
+    if p.decision.retry_on_refusal && supervise::stdin_replayable() {
+        return run_with_safety_net(env, &aws, &g, &s, &p, args);
+    }
     let (code, msg) = aws_cli::exec(&aws, &exec_args);
     eprintln!("{msg}");
     code
 }
 
-fn explain(env: &EnvMap, args: &[OsString], json: bool) -> i32 {
-    let aws = locate(env);
+/// AMTC kept on an unknown route: run once; on an AMTC refusal, remember it and
+/// run again with the fallback profile (exec), without showing the refusal.
+fn run_with_safety_net(
+    env: &EnvMap,
+    aws: &Path,
+    g: &Gathered,
+    s: &Settings,
+    p: &Plan,
+    args: &[OsString],
+) -> i32 {
+    match supervise::run_watched(aws, args) {
+        Ok(supervise::Outcome::Done { code, signal }) => supervise::finish(code, signal),
+        Ok(supervise::Outcome::Refused { .. }) => {
+            let unknown: Vec<String> = p
+                .routes
+                .iter()
+                .filter(|(_, r)| r.verdict == crate::core::route::Verdict::Unknown)
+                .map(|(svc, _)| svc.clone())
+                .collect();
+            network::remember_refusal(env, &unknown, p.region.as_deref());
+            // Plan again as if unknown routes were refused: the switch keeps the
+            // region and output, whether or not the refusal could be remembered.
+            let mut forced = s.clone();
+            forced.policy.on_unknown = crate::core::decide::OnUnknown::Fallback;
+            let (again, _) = full_plan(env, g, &aws_cli::lossy(args), &forced, false);
+            let mut exec_args: Vec<OsString> = Vec::new();
+            if again.decision.action == "switch" {
+                notice(s, &again);
+                exec_args.extend(again.switch_args.iter().map(OsString::from));
+            }
+            exec_args.extend_from_slice(args);
+            let (code, msg) = aws_cli::exec(aws, &exec_args);
+            eprintln!("{msg}");
+            code
+        }
+        Err(e) => {
+            environment::debug(env, || {
+                format!("could not supervise aws ({e}); exec instead")
+            });
+            let (code, msg) = aws_cli::exec(aws, args);
+            eprintln!("{msg}");
+            code
+        }
+    }
+}
+
+/// One short line on stderr when a call is switched (if stderr is a terminal,
+/// unless configured otherwise).
+fn notice(s: &Settings, p: &Plan) {
+    let show = match s.notice {
+        Notice::Never => false,
+        Notice::Always => true,
+        // SAFETY: isatty on fd 2 only reads.
+        Notice::Auto => unsafe { libc::isatty(2) == 1 },
+    };
+    if !show {
+        return;
+    }
+    let profile = p.decision.profile.as_deref().unwrap_or("?");
+    let services: Vec<&str> = p
+        .decision
+        .because
+        .iter()
+        .map(|b| b.split(':').next().unwrap_or(""))
+        .collect();
+    let why = p
+        .routes
+        .iter()
+        .find(|(_, r)| r.verdict.refuses())
+        .and_then(|(_, r)| r.evidence.first().cloned())
+        .unwrap_or_default();
+    eprintln!(
+        "c9aws: {} via profile {profile} — {why}",
+        services.join(", ")
+    );
+}
+
+fn explain(env: &EnvMap, args: &[OsString], json: bool, refresh: bool) -> i32 {
+    let s = load_settings(env);
+    let aws = locate(env, &s);
     if let Err(e) = &aws {
         eprintln!("{}", e.message());
     }
     let g = gather(env, aws.as_ref().ok().map(PathBuf::as_path));
-    let p = make_plan(env, &g, &aws_cli::lossy(args));
+    let (p, _net) = full_plan(env, &g, &aws_cli::lossy(args), &s, refresh);
     let mut out = std::io::stdout().lock();
     let written = if json {
         let mut v = serde_json::to_value(&p).expect("plan serializes");

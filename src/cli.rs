@@ -34,6 +34,9 @@ pub enum OwnCommand {
         /// One JSON object instead of text.
         #[arg(long)]
         json: bool,
+        /// Probe the network again instead of using cached facts.
+        #[arg(long)]
+        refresh: bool,
         /// The AWS CLI arguments, e.g. `s3 ls s3://bucket`.
         #[arg(
             trailing_var_arg = true,

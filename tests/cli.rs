@@ -82,8 +82,20 @@ impl World {
             .env("HOME", self.home())
             .env("PATH", format!("{}:/usr/bin:/bin", self.bin().display()))
             .env("FAKE_AWS_LOG", self.log())
+            // Nothing in these tests may reach the network: no IMDS, no checkip
+            // (and without IMDS, c9aws probes nothing else).
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("C9AWS_CHECKIP_URL", "http://127.0.0.1:9/")
             .stdin(Stdio::null());
         c
+    }
+    fn config(&self, aws_config: &str, c9aws_config: &str) -> &World {
+        fs::create_dir_all(self.home().join(".aws")).unwrap();
+        fs::write(self.home().join(".aws/config"), aws_config).unwrap();
+        let dir = self.home().join(".config/c9aws");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("config"), c9aws_config).unwrap();
+        self
     }
     fn run(&self, args: &[&str]) -> Output {
         let a: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
@@ -585,4 +597,144 @@ fn an_unwritable_cache_still_runs_the_call() {
         "a cache c9aws cannot write is not the user's problem"
     );
     assert_eq!(w.argv(), vec![b"s3".to_vec(), b"ls".to_vec()]);
+}
+
+const FALLBACK: &str = "[profile c9-fallback]\naws_access_key_id = AKIAFALLBACKKEY00000\naws_secret_access_key = fallback-secret-do-not-print\n";
+
+fn argv_strings(w: &World) -> Vec<String> {
+    w.argv()
+        .into_iter()
+        .map(|a| String::from_utf8(a).unwrap())
+        .collect()
+}
+
+#[test]
+fn refused_actions_switch_to_the_fallback_keeping_region_and_output() {
+    let w = World::new();
+    w.cloud9().config(
+        &format!("[default]\noutput = text\n{FALLBACK}"),
+        "fallback_profile = c9-fallback\n",
+    );
+    let o = w.run(&["iam", "create-user", "--user-name", "bob"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The fallback profile has no region and no output: the call must not move.
+    assert_eq!(
+        argv_strings(&w),
+        [
+            "--profile",
+            "c9-fallback",
+            "--region",
+            "ap-northeast-1",
+            "--output",
+            "text",
+            "iam",
+            "create-user",
+            "--user-name",
+            "bob"
+        ]
+    );
+    // stderr is not a terminal here: no notice by default...
+    assert_eq!(stderr(&o), "");
+    // ...unless asked for.
+    let o = w
+        .cmd(&[
+            OsStr::new("sts"),
+            OsStr::new("assume-role"),
+            OsStr::new("--role-arn"),
+            OsStr::new("arn:aws:iam::1:role/x"),
+            OsStr::new("--role-session-name"),
+            OsStr::new("s"),
+        ])
+        .env("C9AWS_NOTICE", "always")
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&o).starts_with("c9aws: sts via profile c9-fallback"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(argv_strings(&w)[..2], ["--profile", "c9-fallback"]);
+}
+
+#[test]
+fn allowed_actions_and_other_credentials_are_never_switched() {
+    let w = World::new();
+    w.cloud9()
+        .config(FALLBACK, "fallback_profile = c9-fallback\n");
+    for (args, env) in [
+        (vec!["sts", "get-caller-identity"], vec![]),
+        (vec!["iam", "list-users"], vec![]),
+        (
+            vec![
+                "iam",
+                "create-user",
+                "--user-name",
+                "x",
+                "--profile",
+                "default",
+            ],
+            vec![],
+        ),
+        (
+            vec!["iam", "create-user", "--user-name", "x"],
+            vec![
+                ("AWS_ACCESS_KEY_ID", "AKIAENV"),
+                ("AWS_SECRET_ACCESS_KEY", "s"),
+            ],
+        ),
+        (
+            vec![
+                "iam",
+                "create-user",
+                "--user-name",
+                "x",
+                "--no-sign-request",
+            ],
+            vec![],
+        ),
+        (vec!["configure", "list"], vec![]),
+    ] {
+        let a: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+        let mut c = w.cmd(&a);
+        for (k, v) in &env {
+            c.env(k, v);
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(argv_strings(&w), args, "{env:?}");
+    }
+}
+
+#[test]
+fn no_fallback_configured_passes_through_with_one_line() {
+    let w = World::new();
+    w.cloud9();
+    let o = w.run(&["iam", "create-access-key"]);
+    assert!(o.status.success());
+    assert_eq!(argv_strings(&w), ["iam", "create-access-key"]);
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("fallback_profile"), "{err}");
+    // A configured fallback that does not exist: same safe outcome.
+    w.config("", "fallback_profile = ghost\n");
+    let o = w.run(&["iam", "create-access-key"]);
+    assert_eq!(argv_strings(&w), ["iam", "create-access-key"]);
+    assert!(stderr(&o).contains("ghost"), "{}", stderr(&o));
+}
+
+#[test]
+fn explain_shows_the_switch() {
+    let w = World::new();
+    w.cloud9()
+        .config(FALLBACK, "fallback_profile = c9-fallback\n");
+    let v = explain_json(&w, &["iam", "create-user", "--user-name", "u"], &[]);
+    assert_eq!(v["decision"]["action"], "switch");
+    assert_eq!(v["decision"]["profile"], "c9-fallback");
+    assert_eq!(v["routes"]["iam"]["verdict"], "refused-action");
+    assert_eq!(v["exec"][1], "--profile");
+    // Off EC2 (IMDS disabled here) a network verdict is unknown, and AMTC is kept.
+    let v = explain_json(&w, &["ec2", "describe-vpcs"], &[]);
+    assert_eq!(v["routes"]["ec2"]["verdict"], "unknown");
+    assert_eq!(v["decision"]["action"], "passthrough");
+    assert!(!v.to_string().contains("fallback-secret"));
 }

@@ -176,7 +176,7 @@ pub fn parse_version(out: &str) -> Option<CliVersion> {
 }
 
 fn cache_file(env: &EnvMap) -> Option<PathBuf> {
-    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
+    if let Some(x) = env.get("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
         return Some(PathBuf::from(x).join("c9aws/cli-versions"));
     }
     if let Some(h) = env.get("HOME") {

@@ -13,8 +13,10 @@ pub fn snapshot() -> EnvMap {
 pub fn from_vars(vars: impl Iterator<Item = (OsString, OsString)>) -> EnvMap {
     vars.filter_map(|(k, v)| {
         let k = k.into_string().ok()?;
-        let wanted =
-            k.starts_with("AWS_") || k.starts_with("C9_") || k.starts_with("C9AWS_") || k == "HOME";
+        let wanted = k.starts_with("AWS_")
+            || k.starts_with("C9_")
+            || k.starts_with("C9AWS_")
+            || matches!(k.as_str(), "HOME" | "XDG_CONFIG_HOME" | "XDG_CACHE_HOME");
         wanted.then(|| (k, v.to_string_lossy().into_owned()))
     })
     .collect()

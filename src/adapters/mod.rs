@@ -3,6 +3,14 @@
 
 pub mod aws_cli;
 pub mod aws_files;
+pub mod dns;
+pub mod egress;
 pub mod environment;
+pub mod facts_cache;
+pub mod imds;
+pub mod network;
 pub mod private_file;
+pub mod probe;
+pub mod route_tables;
 pub mod settings;
+pub mod supervise;

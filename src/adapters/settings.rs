@@ -1,25 +1,78 @@
-//! c9aws's own configuration file: `$C9AWS_CONFIG`, else `<config dir>/c9aws/config`
-//! (`~/.config/c9aws/config` on Linux), INI read with rust-ini. A malformed file is
-//! reported with its name and line, and c9aws carries on with defaults.
+//! c9aws's own configuration: `$C9AWS_CONFIG`, else `<config dir>/c9aws/config`
+//! (`~/.config/c9aws/config` on Linux), INI read with rust-ini, then the
+//! environment overrides (`C9AWS_FALLBACK_PROFILE`, `C9AWS_ON_UNKNOWN`,
+//! `C9AWS_CHECKIP_URL`, `C9AWS_NOTICE`), which win over the file.
+//!
+//! A malformed file is reported with its name and line, and c9aws carries on
+//! with no fallback at all (so the call runs unswitched, as plain `aws` would).
 
+use crate::core::decide::{OnUnknown, Policy, ServiceRoute};
 use crate::core::profile::EnvMap;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// A line on stderr when it is a terminal.
+    Auto,
+    Always,
+    Never,
+}
+
+/// Seconds each kind of fact stays valid in the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ttls {
+    pub imds: u64,
+    pub egress: u64,
+    pub dns: u64,
+    pub route_tables: u64,
+}
+
+impl Default for Ttls {
+    fn default() -> Ttls {
+        Ttls {
+            imds: 3600,
+            egress: 600,
+            dns: 300,
+            route_tables: 600,
+        }
+    }
+}
+
+pub const DEFAULT_CHECKIP_URL: &str = "https://checkip.amazonaws.com/";
+
+#[derive(Debug, Clone)]
 pub struct Settings {
     pub path: Option<PathBuf>,
     /// `aws_path`: the AWS CLI to run, when not found on PATH.
     pub aws_path: Option<String>,
-    /// A problem reading the file, for the user.
-    pub problem: Option<String>,
+    pub policy: Policy,
+    pub checkip_url: String,
+    pub notice: Notice,
+    pub ttls: Ttls,
+    /// Problems to tell the user about (file and line).
+    pub problems: Vec<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            path: None,
+            aws_path: None,
+            policy: Policy::default(),
+            checkip_url: DEFAULT_CHECKIP_URL.into(),
+            notice: Notice::Auto,
+            ttls: Ttls::default(),
+            problems: Vec::new(),
+        }
+    }
 }
 
 pub fn config_path(env: &EnvMap) -> Option<PathBuf> {
     if let Some(p) = env.get("C9AWS_CONFIG").filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(p));
     }
-    // Why HOME first: tests and sudo-less users set HOME; dirs falls back to passwd.
-    if let Some(x) = std::env::var_os("XDG_CONFIG_HOME").filter(|x| !x.is_empty()) {
+    if let Some(x) = env.get("XDG_CONFIG_HOME").filter(|x| !x.is_empty()) {
         return Some(PathBuf::from(x).join("c9aws/config"));
     }
     if let Some(h) = env.get("HOME") {
@@ -28,39 +81,240 @@ pub fn config_path(env: &EnvMap) -> Option<PathBuf> {
     dirs::config_dir().map(|d| d.join("c9aws/config"))
 }
 
+/// The 1-based line of `key` in `text`, for messages about a bad value.
+fn line_of(text: &str, section: Option<&str>, key: &str) -> usize {
+    let mut in_section = section.is_none();
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if let Some(h) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            in_section = Some(h.trim()) == section;
+            continue;
+        }
+        if in_section {
+            if let Some((k, _)) = t.split_once('=') {
+                if k.trim() == key {
+                    return i + 1;
+                }
+            }
+        }
+    }
+    0
+}
+
+fn parse_on_unknown(v: &str) -> Option<OnUnknown> {
+    match v.trim() {
+        "amtc" => Some(OnUnknown::Amtc),
+        "fallback" => Some(OnUnknown::Fallback),
+        _ => None,
+    }
+}
+
+fn parse_notice(v: &str) -> Option<Notice> {
+    match v.trim() {
+        "auto" => Some(Notice::Auto),
+        "always" => Some(Notice::Always),
+        "never" => Some(Notice::Never),
+        _ => None,
+    }
+}
+
+fn parse_route(v: &str) -> Option<ServiceRoute> {
+    match v.trim() {
+        "auto" => Some(ServiceRoute::Auto),
+        "amtc" => Some(ServiceRoute::Amtc),
+        "fallback" => Some(ServiceRoute::Fallback),
+        _ => None,
+    }
+}
+
 pub fn load(env: &EnvMap) -> Settings {
     let mut s = Settings {
         path: config_path(env),
         ..Default::default()
     };
-    let Some(path) = s.path.clone() else {
-        return s;
-    };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return s,
-        Err(e) => {
-            s.problem = Some(format!("{}: cannot read: {e}", path.display()));
-            return s;
-        }
-    };
-    match ini::Ini::load_from_str(&text) {
-        Ok(conf) => {
-            s.aws_path = conf
-                .general_section()
-                .get("aws_path")
-                .or_else(|| conf.section(Some("c9aws")).and_then(|c| c.get("aws_path")))
-                .map(str::to_string)
-                .filter(|p| !p.is_empty());
-        }
-        Err(e) => {
-            s.problem = Some(format!(
-                "{}: line {}: {}; using defaults",
-                path.display(),
-                e.line,
-                e.msg
-            ));
+    if let Some(path) = s.path.clone() {
+        match std::fs::read_to_string(&path) {
+            Ok(text) => read_file(&mut s, &path.display().to_string(), &text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => s.problems.push(format!(
+                "{}: cannot read: {e}; no fallback used",
+                path.display()
+            )),
         }
     }
+    apply_env(&mut s, env);
     s
+}
+
+fn read_file(s: &mut Settings, name: &str, text: &str) {
+    let conf = match ini::Ini::load_from_str(text) {
+        Ok(c) => c,
+        Err(e) => {
+            s.problems.push(format!(
+                "{name}: line {}: {}; no fallback used for this call",
+                e.line, e.msg
+            ));
+            return;
+        }
+    };
+    let mut problems: Vec<String> = Vec::new();
+    let bad = |problems: &mut Vec<String>,
+               section: Option<&str>,
+               key: &str,
+               value: &str,
+               allowed: &str| {
+        problems.push(format!(
+            "{name}: line {}: {key} = {value:?} is not one of {allowed}; ignored",
+            line_of(text, section, key)
+        ));
+    };
+    let general = conf.general_section();
+    let mut policy = Policy::default();
+    let mut notice = Notice::Auto;
+    let mut ttls = Ttls::default();
+    let mut checkip = DEFAULT_CHECKIP_URL.to_string();
+    let mut aws_path = None;
+    for (k, v) in general.iter() {
+        match k {
+            "fallback_profile" => {
+                policy.fallback_profile = Some(v.trim().to_string()).filter(|p| !p.is_empty())
+            }
+            "on_unknown" => match parse_on_unknown(v) {
+                Some(o) => policy.on_unknown = o,
+                None => bad(&mut problems, None, k, v, "amtc, fallback"),
+            },
+            "notice" => match parse_notice(v) {
+                Some(n) => notice = n,
+                None => bad(&mut problems, None, k, v, "auto, always, never"),
+            },
+            "checkip_url" => checkip = v.trim().to_string(),
+            "aws_path" => aws_path = Some(v.trim().to_string()).filter(|p| !p.is_empty()),
+            "imds_ttl" | "egress_ttl" | "dns_ttl" | "route_tables_ttl" => {
+                match v.trim().parse::<u64>() {
+                    Ok(n) => match k {
+                        "imds_ttl" => ttls.imds = n,
+                        "egress_ttl" => ttls.egress = n,
+                        "dns_ttl" => ttls.dns = n,
+                        _ => ttls.route_tables = n,
+                    },
+                    Err(_) => bad(&mut problems, None, k, v, "a number of seconds"),
+                }
+            }
+            _ => problems.push(format!(
+                "{name}: line {}: unknown setting {k:?}; ignored",
+                line_of(text, None, k)
+            )),
+        }
+    }
+    let mut routes = BTreeMap::new();
+    for (section, props) in conf.iter() {
+        let Some(section) = section else { continue };
+        let Some(service) = section.strip_prefix("service ").map(str::trim) else {
+            problems.push(format!("{name}: unknown section [{section}]; ignored"));
+            continue;
+        };
+        if let Some(v) = props.get("route") {
+            match parse_route(v) {
+                Some(r) => {
+                    routes.insert(service.to_string(), r);
+                }
+                None => problems.push(format!(
+                    "{name}: line {}: route = {v:?} is not one of auto, amtc, fallback; ignored",
+                    line_of(text, Some(section), "route")
+                )),
+            }
+        }
+    }
+    policy.service_routes = routes;
+    s.problems.extend(problems);
+    s.policy = policy;
+    s.notice = notice;
+    s.ttls = ttls;
+    s.checkip_url = checkip;
+    s.aws_path = aws_path;
+}
+
+fn apply_env(s: &mut Settings, env: &EnvMap) {
+    if let Some(v) = env.get("C9AWS_FALLBACK_PROFILE") {
+        s.policy.fallback_profile = Some(v.trim().to_string()).filter(|p| !p.is_empty());
+    }
+    if let Some(v) = env.get("C9AWS_ON_UNKNOWN") {
+        match parse_on_unknown(v) {
+            Some(o) => s.policy.on_unknown = o,
+            None => s.problems.push(format!(
+                "C9AWS_ON_UNKNOWN={v:?} is not one of amtc, fallback; ignored"
+            )),
+        }
+    }
+    if let Some(v) = env.get("C9AWS_CHECKIP_URL").filter(|v| !v.is_empty()) {
+        s.checkip_url = v.clone();
+    }
+    if let Some(v) = env.get("C9AWS_NOTICE") {
+        match parse_notice(v) {
+            Some(n) => s.notice = n,
+            None => s.problems.push(format!(
+                "C9AWS_NOTICE={v:?} is not one of auto, always, never; ignored"
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(text: &str, env: &[(&str, &str)]) -> Settings {
+        let mut s = Settings::default();
+        read_file(&mut s, "cfg", text);
+        let env: EnvMap = env
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        apply_env(&mut s, &env);
+        s
+    }
+
+    #[test]
+    fn file_then_environment() {
+        let text = "fallback_profile = c9-fallback\non_unknown = fallback\nnotice = never\ndns_ttl = 60\n\n[service s3]\nroute = amtc\n[service sts]\nroute = fallback\n";
+        let s = with(text, &[]);
+        assert!(s.problems.is_empty(), "{:?}", s.problems);
+        assert_eq!(s.policy.fallback_profile.as_deref(), Some("c9-fallback"));
+        assert_eq!(s.policy.on_unknown, OnUnknown::Fallback);
+        assert_eq!(s.notice, Notice::Never);
+        assert_eq!(s.ttls.dns, 60);
+        assert_eq!(s.policy.service_routes.get("s3"), Some(&ServiceRoute::Amtc));
+        assert_eq!(
+            s.policy.service_routes.get("sts"),
+            Some(&ServiceRoute::Fallback)
+        );
+        let s = with(
+            text,
+            &[
+                ("C9AWS_FALLBACK_PROFILE", "other"),
+                ("C9AWS_ON_UNKNOWN", "amtc"),
+                ("C9AWS_NOTICE", "always"),
+                ("C9AWS_CHECKIP_URL", "http://x/"),
+            ],
+        );
+        assert_eq!(s.policy.fallback_profile.as_deref(), Some("other"));
+        assert_eq!(s.policy.on_unknown, OnUnknown::Amtc);
+        assert_eq!(s.notice, Notice::Always);
+        assert_eq!(s.checkip_url, "http://x/");
+    }
+
+    #[test]
+    fn bad_values_name_the_line() {
+        let s = with("fallback_profile = fb\n\non_unknown = maybe\n", &[]);
+        assert_eq!(s.policy.fallback_profile.as_deref(), Some("fb"));
+        assert!(s.problems[0].contains("line 3"), "{:?}", s.problems);
+        let s = with("[service s3\nroute = x\n", &[]);
+        assert!(s.problems[0].contains("cfg: line"), "{:?}", s.problems);
+        assert_eq!(
+            s.policy.fallback_profile, None,
+            "a malformed file means no switch"
+        );
+        let s = with("[service s3]\nroute = sideways\n", &[]);
+        assert!(s.problems[0].contains("line 2"), "{:?}", s.problems);
+    }
 }

@@ -76,6 +76,9 @@ pub fn decide(
         }
         _ => {}
     }
+    if creds.explicit_profile {
+        return Decision::pass("explicit --profile: left exactly as given");
+    }
     match creds.source {
         Source::Amtc => {}
         Source::Unsigned => {
@@ -197,10 +200,12 @@ mod tests {
             Verdict::InterfaceEndpoint,
             Verdict::GatewayEndpoint,
             Verdict::RefusedAction,
+            Verdict::LearntRefusal,
             Verdict::Unknown,
         ];
         let sources = [
             (Source::Amtc, false),
+            (Source::Amtc, true),
             (Source::Profile, false),
             (Source::Profile, true),
             (Source::Env, false),
@@ -223,6 +228,7 @@ mod tests {
                             &policy,
                         );
                         let wants_switch = src == Source::Amtc
+                            && !explicit
                             && (v.refuses()
                                 || (v == Verdict::Unknown && on_unknown == OnUnknown::Fallback));
                         let switched = wants_switch && fallback.is_some();
@@ -236,6 +242,7 @@ mod tests {
                         assert_eq!(
                             d.retry_on_refusal,
                             src == Source::Amtc
+                                && !explicit
                                 && v == Verdict::Unknown
                                 && on_unknown == OnUnknown::Amtc
                                 && fallback.is_some()

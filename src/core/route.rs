@@ -19,6 +19,8 @@ pub enum Verdict {
     InterfaceEndpoint,
     GatewayEndpoint,
     RefusedAction,
+    /// AWS refused AMTC for this service and region before (the safety net saw it).
+    LearntRefusal,
     Unknown,
 }
 
@@ -31,6 +33,7 @@ impl Verdict {
                 | Verdict::InterfaceEndpoint
                 | Verdict::GatewayEndpoint
                 | Verdict::RefusedAction
+                | Verdict::LearntRefusal
         )
     }
     pub fn as_str(self) -> &'static str {
@@ -40,6 +43,7 @@ impl Verdict {
             Verdict::InterfaceEndpoint => "interface-endpoint",
             Verdict::GatewayEndpoint => "gateway-endpoint",
             Verdict::RefusedAction => "refused-action",
+            Verdict::LearntRefusal => "learnt-refusal",
             Verdict::Unknown => "unknown",
         }
     }
@@ -87,6 +91,9 @@ impl std::fmt::Display for Net4 {
 /// What the instance metadata says about this machine.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Instance {
+    pub instance_id: Option<String>,
+    pub region: Option<String>,
+    pub mac: Option<String>,
     pub public_ipv4: Option<Ipv4Addr>,
     pub local_ipv4: Option<Ipv4Addr>,
     pub vpc_id: Option<String>,
@@ -125,6 +132,8 @@ pub struct NetFacts {
     /// Per host, every A/AAAA answer; `None` when resolution failed.
     pub dns: BTreeMap<String, Option<Vec<IpAddr>>>,
     pub routing: Option<Routing>,
+    /// Services AWS refused AMTC for recently in this region (from the safety net).
+    pub learnt_refused: Vec<String>,
 }
 
 /// One service of the call, with what the verdict needs to know about it.
@@ -269,6 +278,16 @@ pub fn verdict(call: &ServiceCall, facts: &NetFacts) -> RouteVerdict {
             evidence: vec![why],
         };
     }
+    if facts.learnt_refused.iter().any(|s| s == call.service) {
+        return RouteVerdict {
+            verdict: Verdict::LearntRefusal,
+            evidence: vec![format!(
+                "AWS refused Cloud9's managed credentials for {} in {} on a recent call",
+                call.service,
+                call.region.unwrap_or("this region")
+            )],
+        };
+    }
     let mut missing = Vec::new();
     // 1. No public IPv4, or traffic leaves from another address: NAT.
     match &facts.instance {
@@ -391,6 +410,9 @@ mod tests {
 
     fn inst(public: Option<&str>) -> Instance {
         Instance {
+            instance_id: Some("i-0123".into()),
+            region: Some("ap-northeast-1".into()),
+            mac: Some("0e:00:00:00:00:01".into()),
             public_ipv4: public.map(|p| p.parse().unwrap()),
             local_ipv4: Some("10.0.1.10".parse().unwrap()),
             vpc_id: Some("vpc-1".into()),
@@ -421,6 +443,7 @@ mod tests {
                     vec![]
                 },
             }),
+            learnt_refused: vec![],
         }
     }
 
@@ -486,6 +509,14 @@ mod tests {
                 Verdict::Unknown,
             ),
             ("ec2", NetFacts::default(), Verdict::Unknown),
+            (
+                "ec2",
+                NetFacts {
+                    learnt_refused: vec!["ec2".into()],
+                    ..NetFacts::default()
+                },
+                Verdict::LearntRefusal,
+            ),
         ];
         for (svc, f, want) in rows {
             let op = if *svc == "sts" {

@@ -1,0 +1,259 @@
+//! Network facts for one AMTC call: from the cache when fresh, else probed
+//! (IMDS first; egress and DNS only on an EC2 instance; the route table only for
+//! S3/DynamoDB and only with a fallback profile), then cached.
+//!
+//! A warm call reads one small file and starts no async runtime. Concurrent
+//! cold calls take a lock so that only one of them probes.
+
+use crate::adapters::environment::debug;
+use crate::adapters::facts_cache::{self, FactsCache};
+use crate::adapters::probe::{self, ProbeRequest};
+use crate::adapters::route_tables;
+use crate::adapters::settings::Settings;
+use crate::core::plan::Plan;
+use crate::core::profile::EnvMap;
+use crate::core::route::NetFacts;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The probes' one deadline (IMDS, DNS and checkip together).
+pub const PROBE_DEADLINE: Duration = Duration::from_millis(1500);
+/// The route-table read runs the real CLI twice, concurrently.
+pub const ROUTE_TABLE_DEADLINE: Duration = Duration::from_secs(15);
+/// How long a process waits for another one that is probing.
+const LOCK_WAIT: Duration = Duration::from_millis(2500);
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn ttls(s: &Settings) -> facts_cache::Ttls {
+    facts_cache::Ttls {
+        instance: s.ttls.imds,
+        egress: s.ttls.egress,
+        dns: s.ttls.dns,
+        routing: s.ttls.route_tables,
+        ..facts_cache::Ttls::default()
+    }
+}
+
+/// What is still missing from `cache` for this call.
+struct Missing {
+    instance: bool,
+    egress: bool,
+    hosts: Vec<String>,
+}
+
+fn missing(
+    cache: &FactsCache,
+    plan: &Plan,
+    t: &facts_cache::Ttls,
+    now: u64,
+    refresh: bool,
+) -> Missing {
+    let instance = refresh || cache.instance(now, t).is_none();
+    Missing {
+        instance,
+        egress: refresh || cache.egress(now, t).is_none(),
+        hosts: plan
+            .hosts
+            .iter()
+            .filter(|h| refresh || cache.dns(h, now, t).is_none())
+            .cloned()
+            .collect(),
+    }
+}
+
+fn needs_routing(plan: &Plan) -> bool {
+    plan.services.iter().any(|s| s == "s3" || s == "dynamodb")
+}
+
+pub fn gather(env: &EnvMap, aws: &Path, plan: &Plan, s: &Settings, refresh: bool) -> NetFacts {
+    let t = ttls(s);
+    let path = FactsCache::path(env);
+    let load = || path.as_deref().map(FactsCache::load).unwrap_or_default();
+    let mut cache = load();
+    let m = missing(&cache, plan, &t, now(), refresh);
+    let routing_wanted = needs_routing(plan) && s.policy.fallback_profile.is_some();
+    let routing_missing = |c: &FactsCache| -> bool {
+        routing_wanted
+            && match (c.instance(now(), &t), plan.region.as_deref()) {
+                (Some(i), Some(region)) => match (&i.vpc_id, &i.subnet_id) {
+                    (Some(v), Some(sub)) => {
+                        refresh || c.routing(region, v, sub, now(), &t).is_none()
+                    }
+                    _ => false,
+                },
+                _ => true,
+            }
+    };
+    if m.instance || m.egress || !m.hosts.is_empty() || routing_missing(&cache) {
+        let work = || {
+            // Another process may have probed while we waited for the lock.
+            let mut c = if refresh {
+                FactsCache::default()
+            } else {
+                load()
+            };
+            probe_into(&mut c, env, plan, s, &t, refresh);
+            if routing_missing(&c) {
+                read_routing(&mut c, env, aws, plan, s);
+            }
+            if let Some(p) = &path {
+                if let Err(e) = c.save(p) {
+                    debug(env, || {
+                        format!("cannot write the facts cache {}: {e}", p.display())
+                    });
+                }
+            }
+            c
+        };
+        cache = match &path {
+            Some(p) => facts_cache::with_probe_lock(p, LOCK_WAIT, work).unwrap_or_else(|| {
+                debug(env, || {
+                    "another c9aws is probing; using what is cached".into()
+                });
+                load()
+            }),
+            None => work(),
+        };
+    }
+    facts_from(&cache, plan, &t, now())
+}
+
+fn probe_into(
+    c: &mut FactsCache,
+    env: &EnvMap,
+    plan: &Plan,
+    s: &Settings,
+    t: &facts_cache::Ttls,
+    refresh: bool,
+) {
+    let mut m = missing(c, plan, t, now(), refresh);
+    if !(m.instance || m.egress || !m.hosts.is_empty()) {
+        return;
+    }
+    let started = std::time::Instant::now();
+    // IMDS first: off EC2 there is nothing else worth asking.
+    if m.instance {
+        let got = probe::probe(&ProbeRequest {
+            env,
+            want_instance: true,
+            want_egress: false,
+            hosts: Vec::new(),
+            checkip_url: s.checkip_url.clone(),
+            ca_bundle: None,
+            deadline: PROBE_DEADLINE,
+        });
+        match got.instance {
+            Some(Ok(i)) => c.set_instance(i, now()),
+            Some(Err(e)) => {
+                debug(env, || format!("IMDS: {e}"));
+                return;
+            }
+            None => return,
+        }
+        m = missing(c, plan, t, now(), refresh);
+        m.instance = false;
+    }
+    let left = PROBE_DEADLINE.saturating_sub(started.elapsed());
+    if left.is_zero() || !(m.egress || !m.hosts.is_empty()) {
+        return;
+    }
+    let got = probe::probe(&ProbeRequest {
+        env,
+        want_instance: false,
+        want_egress: m.egress,
+        hosts: m.hosts.clone(),
+        checkip_url: s.checkip_url.clone(),
+        ca_bundle: plan.ca_bundle.as_ref().map(PathBuf::from),
+        deadline: left,
+    });
+    match got.egress {
+        Some(Ok(ip)) => c.set_egress(ip, now()),
+        Some(Err(e)) => debug(env, || format!("checkip ({}): {e}", s.checkip_url)),
+        None => {}
+    }
+    for (host, r) in got.dns {
+        match r {
+            Ok(addrs) => c.set_dns(&host, addrs, now()),
+            Err(e) => debug(env, || format!("DNS {host}: {e}")),
+        }
+    }
+    debug(env, || {
+        format!("probed in {} ms", started.elapsed().as_millis())
+    });
+}
+
+fn read_routing(c: &mut FactsCache, env: &EnvMap, aws: &Path, plan: &Plan, s: &Settings) {
+    let (Some(fb), Some(region)) = (s.policy.fallback_profile.as_deref(), plan.region.as_deref())
+    else {
+        return;
+    };
+    let Some(inst) = c.instance(now(), &facts_cache::Ttls::default()) else {
+        return;
+    };
+    let (Some(vpc), Some(subnet)) = (inst.vpc_id.clone(), inst.subnet_id.clone()) else {
+        return;
+    };
+    let started = std::time::Instant::now();
+    match route_tables::read(aws, fb, region, &vpc, &subnet, env, ROUTE_TABLE_DEADLINE) {
+        Ok(r) => c.set_routing(region, &vpc, &subnet, r, now()),
+        Err(e) => {
+            eprintln!("c9aws: cannot read the route table of {subnet} with profile {fb}: {e}")
+        }
+    }
+    debug(env, || {
+        format!("route tables read in {} ms", started.elapsed().as_millis())
+    });
+}
+
+fn facts_from(c: &FactsCache, plan: &Plan, t: &facts_cache::Ttls, now: u64) -> NetFacts {
+    let instance = c.instance(now, t);
+    let routing = match (&instance, plan.region.as_deref()) {
+        (Some(i), Some(region)) => match (&i.vpc_id, &i.subnet_id) {
+            (Some(v), Some(sub)) => c.routing(region, v, sub, now, t),
+            _ => None,
+        },
+        _ => None,
+    };
+    let learnt_refused = match plan.region.as_deref() {
+        Some(region) => plan
+            .services
+            .iter()
+            .filter(|svc| c.learnt_refused(svc, region, now, t))
+            .cloned()
+            .collect(),
+        None => Vec::new(),
+    };
+    NetFacts {
+        egress_ip: c.egress(now, t),
+        dns: plan
+            .hosts
+            .iter()
+            .map(|h| (h.clone(), c.dns(h, now, t)))
+            .collect(),
+        instance,
+        routing,
+        learnt_refused,
+    }
+}
+
+/// The safety net saw AMTC refused for these services: remember it.
+pub fn remember_refusal(env: &EnvMap, services: &[String], region: Option<&str>) {
+    let (Some(path), Some(region)) = (FactsCache::path(env), region) else {
+        return;
+    };
+    let _ = facts_cache::with_probe_lock(&path, LOCK_WAIT, || {
+        let mut c = FactsCache::load(&path);
+        for svc in services {
+            c.set_learnt_refused(svc, region, now());
+        }
+        if let Err(e) = c.save(&path) {
+            debug(env, || format!("cannot remember the refusal: {e}"));
+        }
+    });
+}

@@ -1,0 +1,172 @@
+//! The safety net: run the CLI as a child (instead of exec) when the route was
+//! `unknown` and AMTC was kept, so that an AMTC refusal can be retried once with
+//! the fallback profile.
+//!
+//! Why this is careful: the child must behave as if started directly. stdout
+//! and stdin are the child's own (inherited, live); only stderr passes through
+//! c9aws, held back until the child ends, so the refused attempt's error can be
+//! dropped when the retry runs. Ctrl-C reaches the child from the terminal (same
+//! process group); c9aws ignores SIGINT/SIGQUIT meanwhile and forwards
+//! SIGTERM/SIGHUP. A child killed by a signal makes c9aws die of the same signal.
+
+use std::io::{Read, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use crate::adapters::aws_cli::{ACTIVE_VAR, VIA_VAR};
+
+/// Signatures of an AMTC refusal in the CLI's error output.
+pub const REFUSAL_SIGNATURES: &[&str] = &[
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "InvalidToken",
+    "The security token included in the request is invalid",
+    "ExpiredToken",
+];
+
+/// Stderr beyond this is streamed and the retry given up (bounded memory).
+const HOLD_LIMIT: usize = 1 << 20;
+
+/// Is it safe to run the CLI twice? Only when stdin cannot have been consumed
+/// by the first run: a terminal or /dev/null (character devices).
+pub fn stdin_replayable() -> bool {
+    // SAFETY: fstat on fd 0 with a zeroed stat buffer owned here.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        libc::fstat(0, &mut st) == 0 && (st.st_mode & libc::S_IFMT) == libc::S_IFCHR
+    }
+}
+
+pub enum Outcome {
+    /// The child finished; pass on its status (code, or signal to die of).
+    Done {
+        code: Option<i32>,
+        signal: Option<i32>,
+    },
+    /// The child was refused for AMTC reasons; its stderr was not shown.
+    Refused { stderr: String },
+}
+
+static CHILD: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn forward(sig: libc::c_int) {
+    let pid = CHILD.load(Ordering::SeqCst);
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe {
+            libc::kill(pid, sig);
+        }
+    }
+}
+
+/// Runs `aws args` and watches its stderr for an AMTC refusal.
+pub fn run_watched(aws: &Path, args: &[std::ffi::OsString]) -> std::io::Result<Outcome> {
+    let mut child = Command::new(aws)
+        .args(args)
+        .env(ACTIVE_VAR, "1")
+        .env(VIA_VAR, aws)
+        .stderr(Stdio::piped())
+        .spawn()?;
+    CHILD.store(child.id() as i32, Ordering::SeqCst);
+    // SAFETY: installing plain handlers / ignoring signals in this process only,
+    // after the child was started with default dispositions.
+    let saved = unsafe {
+        [
+            (libc::SIGINT, libc::signal(libc::SIGINT, libc::SIG_IGN)),
+            (libc::SIGQUIT, libc::signal(libc::SIGQUIT, libc::SIG_IGN)),
+            (
+                libc::SIGTERM,
+                libc::signal(libc::SIGTERM, forward as *const () as libc::sighandler_t),
+            ),
+            (
+                libc::SIGHUP,
+                libc::signal(libc::SIGHUP, forward as *const () as libc::sighandler_t),
+            ),
+        ]
+    };
+    let mut held = Vec::new();
+    let mut streaming = false;
+    if let Some(mut err) = child.stderr.take() {
+        let mut buf = [0u8; 8192];
+        loop {
+            match err.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    if streaming {
+                        let _ = std::io::stderr().write_all(&buf[..n]);
+                    } else {
+                        held.extend_from_slice(&buf[..n]);
+                        if held.len() > HOLD_LIMIT {
+                            let _ = std::io::stderr().write_all(&held);
+                            held.clear();
+                            streaming = true;
+                        }
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+    }
+    let status = loop {
+        match child.wait() {
+            Ok(s) => break s,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    CHILD.store(0, Ordering::SeqCst);
+    // SAFETY: restoring the dispositions saved above.
+    unsafe {
+        for (sig, old) in saved {
+            libc::signal(sig, old);
+        }
+    }
+    let text = String::from_utf8_lossy(&held).into_owned();
+    if !streaming && !status.success() && status.signal().is_none() && is_refusal(&text) {
+        return Ok(Outcome::Refused { stderr: text });
+    }
+    let _ = std::io::stderr().write_all(&held);
+    Ok(Outcome::Done {
+        code: status.code(),
+        signal: status.signal(),
+    })
+}
+
+pub fn is_refusal(stderr: &str) -> bool {
+    REFUSAL_SIGNATURES.iter().any(|s| stderr.contains(s))
+}
+
+/// Ends this process the way the child ended.
+pub fn finish(code: Option<i32>, signal: Option<i32>) -> i32 {
+    if let Some(sig) = signal {
+        // SAFETY: reset to the default action and raise: die of the same signal.
+        unsafe {
+            libc::signal(sig, libc::SIG_DFL);
+            libc::raise(sig);
+        }
+        return 128 + sig;
+    }
+    code.unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusal_signatures() {
+        let rows = [
+            ("An error occurred (InvalidClientTokenId) when calling the AssumeRole operation: The security token included in the request is invalid", true),
+            ("An error occurred (UnrecognizedClientException) when calling the ListTables operation", true),
+            ("An error occurred (ExpiredToken) when calling the ListBuckets operation: The provided token has expired.", true),
+            ("An error occurred (AccessDenied) when calling the ListBuckets operation", false),
+            ("An error occurred (NoSuchBucket) when calling the ListObjectsV2 operation", false),
+        ];
+        for (text, want) in rows {
+            assert_eq!(is_refusal(text), want, "{text}");
+        }
+    }
+}
