@@ -311,9 +311,18 @@ fn fill_endpoints(p: &mut Plan, inv: &Invocation, f: &Facts, prof: &profile::Pro
                             hosts.push(h);
                         }
                     }
-                    // Listing every bucket (`s3 ls` alone) also contacts the service host.
-                } else if let Some(h) = url_host(&url) {
-                    hosts.push(h.to_string());
+                } else {
+                    // The host a request goes to comes from the rule set, which
+                    // differs from client.meta.endpoint_url for ~10 % of services.
+                    let request = match &configured {
+                        Some((u, _)) => u.clone(),
+                        None => {
+                            endpoints::request_endpoint(&params).unwrap_or_else(|_| url.clone())
+                        }
+                    };
+                    if let Some(h) = url_host(&request) {
+                        hosts.push(h.to_string());
+                    }
                 }
                 for h in &hosts {
                     if !p.hosts.contains(h) {
