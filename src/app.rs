@@ -213,7 +213,7 @@ fn run_with_safety_net(
 ) -> i32 {
     match supervise::run_watched(aws, args) {
         Ok(supervise::Outcome::Done { code, signal }) => supervise::finish(code, signal),
-        Ok(supervise::Outcome::Refused { .. }) => {
+        Ok(supervise::Outcome::Refused) => {
             let unknown: Vec<String> = p
                 .routes
                 .iter()

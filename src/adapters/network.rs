@@ -160,7 +160,7 @@ fn probe_into(
         m.instance = false;
     }
     let left = PROBE_DEADLINE.saturating_sub(started.elapsed());
-    if left.is_zero() || !(m.egress || !m.hosts.is_empty()) {
+    if left.is_zero() || (!m.egress && m.hosts.is_empty()) {
         return;
     }
     let got = probe::probe(&ProbeRequest {

@@ -39,7 +39,7 @@ impl Default for Ttls {
     }
 }
 
-pub const DEFAULT_CHECKIP_URL: &str = "https://checkip.amazonaws.com/";
+use crate::adapters::probe::DEFAULT_CHECKIP_URL;
 
 #[derive(Debug, Clone)]
 pub struct Settings {

@@ -46,7 +46,7 @@ pub enum Outcome {
         signal: Option<i32>,
     },
     /// The child was refused for AMTC reasons; its stderr was not shown.
-    Refused { stderr: String },
+    Refused,
 }
 
 static CHILD: AtomicI32 = AtomicI32::new(0);
@@ -126,7 +126,7 @@ pub fn run_watched(aws: &Path, args: &[std::ffi::OsString]) -> std::io::Result<O
     }
     let text = String::from_utf8_lossy(&held).into_owned();
     if !streaming && !status.success() && status.signal().is_none() && is_refusal(&text) {
-        return Ok(Outcome::Refused { stderr: text });
+        return Ok(Outcome::Refused);
     }
     let _ = std::io::stderr().write_all(&held);
     Ok(Outcome::Done {

@@ -481,10 +481,7 @@ fn parse_into(
     // Alias expansion: an alias shadows a command of the same name; its own
     // global options override the user's; its tokens come before the user's.
     let mut depth = 0;
-    loop {
-        let Some(value) = aliases.get(&command) else {
-            break;
-        };
+    while let Some(value) = aliases.get(&command) {
         let use_ = AliasUse {
             name: command.clone(),
             value: value.to_string(),

@@ -65,6 +65,7 @@ pub fn lookup_command(major: CliMajor, name: &str) -> Option<CommandInfo> {
     parse(line)
 }
 
+#[cfg(test)]
 pub fn command_names(major: CliMajor) -> impl Iterator<Item = &'static str> {
     table(major).lines().filter_map(parse).map(|c| c.name)
 }
@@ -81,6 +82,7 @@ pub fn api_operation(service: &str, cli_op: &str) -> Option<&'static str> {
 }
 
 #[cfg(test)]
+#[allow(clippy::type_complexity)]
 mod tests {
     use super::*;
     use CliMajor::{V1, V2};

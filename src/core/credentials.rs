@@ -255,6 +255,7 @@ fn human_age(secs: u64) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::type_complexity)]
 mod tests {
     use super::*;
     use crate::core::configparse::parse;

@@ -93,13 +93,9 @@ fn block(major: CliMajor, service: &str) -> Option<&'static str> {
     Some(&rest[..end])
 }
 
+#[cfg(test)]
 pub fn known_service(major: CliMajor, service: &str) -> bool {
     block(major, service).is_some()
-}
-
-/// All botocore service names in the data of that major.
-pub fn service_names(major: CliMajor) -> impl Iterator<Item = &'static str> {
-    data(major).lines().filter_map(|l| l.strip_prefix('@'))
 }
 
 struct Partition {
@@ -183,7 +179,7 @@ pub fn valid_region_name(region: &str) -> bool {
         && region
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        && !(!region.is_empty() && region.bytes().all(|b| b.is_ascii_digit()))
+        && (region.is_empty() || !region.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn variant_key(p: &EndpointParams) -> String {
@@ -440,6 +436,7 @@ pub fn error_kind(e: &EndpointError) -> &'static str {
 }
 
 #[cfg(test)]
+#[allow(clippy::type_complexity)]
 mod tests {
     use super::*;
 
