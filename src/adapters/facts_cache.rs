@@ -192,6 +192,13 @@ fn routing_key(region: &str, vpc: &str, subnet: &str) -> String {
     format!("{region} {vpc} {subnet}")
 }
 
+/// Marks a route-table read that failed (in the `learnt` map).
+const FAILED: &str = "routing-failed";
+
+fn routing_failure_key(region: &str, vpc: &str, subnet: &str) -> String {
+    format!("routing {region} {vpc} {subnet}")
+}
+
 fn learnt_key(service: &str, region: &str) -> String {
     format!("{service} {region}")
 }
@@ -480,6 +487,32 @@ impl FactsCache {
             Stamped {
                 at: now,
                 value: REFUSED.to_string(),
+            },
+        );
+    }
+
+    /// Did reading this subnet's route table fail lately? Remembered like a
+    /// route table (same TTL), so a fallback without ec2:Describe* does not make
+    /// every S3 call run the CLI twice more.
+    pub fn routing_failed(
+        &self,
+        region: &str,
+        vpc: &str,
+        subnet: &str,
+        now: u64,
+        ttls: &Ttls,
+    ) -> bool {
+        self.learnt
+            .get(&routing_failure_key(region, vpc, subnet))
+            .is_some_and(|s| s.value == FAILED && fresh(s.at, now, ttls.routing))
+    }
+
+    pub fn set_routing_failed(&mut self, region: &str, vpc: &str, subnet: &str, now: u64) {
+        self.learnt.insert(
+            routing_failure_key(region, vpc, subnet),
+            Stamped {
+                at: now,
+                value: FAILED.to_string(),
             },
         );
     }
@@ -950,5 +983,17 @@ mod tests {
             assert_eq!(h.join().unwrap(), Some(Some(ip("203.0.113.10"))));
         }
         assert_eq!(probes.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_failed_route_table_read_is_remembered_for_the_routing_ttl() {
+        let t = Ttls::default();
+        let mut c = FactsCache::default();
+        assert!(!c.routing_failed("r", "vpc-1", "subnet-1", 1000, &t));
+        c.set_routing_failed("r", "vpc-1", "subnet-1", 1000);
+        assert!(c.routing_failed("r", "vpc-1", "subnet-1", 1000 + t.routing - 1, &t));
+        assert!(!c.routing_failed("r", "vpc-1", "subnet-1", 1000 + t.routing, &t));
+        assert!(!c.routing_failed("r", "vpc-1", "subnet-2", 1000, &t));
+        assert!(!c.learnt_refused("routing", "r", 1000, &t));
     }
 }

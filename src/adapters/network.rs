@@ -83,7 +83,9 @@ pub fn gather(env: &EnvMap, aws: &Path, plan: &Plan, s: &Settings, refresh: bool
             && match (c.instance(now(), &t), plan.region.as_deref()) {
                 (Some(i), Some(region)) => match (&i.vpc_id, &i.subnet_id) {
                     (Some(v), Some(sub)) => {
-                        refresh || c.routing(region, v, sub, now(), &t).is_none()
+                        refresh
+                            || (c.routing(region, v, sub, now(), &t).is_none()
+                                && !c.routing_failed(region, v, sub, now(), &t))
                     }
                     _ => false,
                 },
@@ -100,7 +102,7 @@ pub fn gather(env: &EnvMap, aws: &Path, plan: &Plan, s: &Settings, refresh: bool
             };
             probe_into(&mut c, env, plan, s, &t, refresh);
             if routing_missing(&c) {
-                read_routing(&mut c, env, aws, plan, s);
+                read_routing(&mut c, env, aws, plan, s, &t);
             }
             if let Some(p) = &path {
                 if let Err(e) = c.save(p) {
@@ -188,12 +190,19 @@ fn probe_into(
     });
 }
 
-fn read_routing(c: &mut FactsCache, env: &EnvMap, aws: &Path, plan: &Plan, s: &Settings) {
+fn read_routing(
+    c: &mut FactsCache,
+    env: &EnvMap,
+    aws: &Path,
+    plan: &Plan,
+    s: &Settings,
+    t: &facts_cache::Ttls,
+) {
     let (Some(fb), Some(region)) = (s.policy.fallback_profile.as_deref(), plan.region.as_deref())
     else {
         return;
     };
-    let Some(inst) = c.instance(now(), &facts_cache::Ttls::default()) else {
+    let Some(inst) = c.instance(now(), t) else {
         return;
     };
     let (Some(vpc), Some(subnet)) = (inst.vpc_id.clone(), inst.subnet_id.clone()) else {
@@ -203,7 +212,12 @@ fn read_routing(c: &mut FactsCache, env: &EnvMap, aws: &Path, plan: &Plan, s: &S
     match route_tables::read(aws, fb, region, &vpc, &subnet, env, ROUTE_TABLE_DEADLINE) {
         Ok(r) => c.set_routing(region, &vpc, &subnet, r, now()),
         Err(e) => {
-            eprintln!("c9aws: cannot read the route table of {subnet} with profile {fb}: {e}")
+            // Told once per TTL: the failure is remembered like a route table.
+            c.set_routing_failed(region, &vpc, &subnet, now());
+            eprintln!(
+                "c9aws: cannot read the route table of {subnet} with profile {fb}: {e}; S3/DynamoDB routes stay unknown for {} s",
+                t.routing
+            );
         }
     }
     debug(env, || {
