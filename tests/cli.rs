@@ -738,3 +738,24 @@ fn explain_shows_the_switch() {
     assert_eq!(v["decision"]["action"], "passthrough");
     assert!(!v.to_string().contains("fallback-secret"));
 }
+
+#[test]
+fn without_imds_c9aws_asks_once_per_ttl_and_caches_privately() {
+    let w = World::new();
+    w.cloud9();
+    let o = w.run(&["ec2", "describe-vpcs"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let facts = w.home().join(".cache/c9aws/facts.json");
+    let text = fs::read_to_string(&facts).unwrap();
+    assert!(text.contains("\"imds\""), "IMDS failure remembered: {text}");
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&facts), 0o600);
+    assert_eq!(mode(facts.parent().unwrap()), 0o700);
+    let before = fs::metadata(&facts).unwrap().modified().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let o = w.run(&["ec2", "describe-vpcs"]);
+    assert!(o.status.success());
+    let after = fs::metadata(&facts).unwrap().modified().unwrap();
+    assert_eq!(before, after, "a warm call writes nothing");
+    assert!(!text.contains("c9awsTEST"), "no secret in the cache");
+}

@@ -192,8 +192,10 @@ fn routing_key(region: &str, vpc: &str, subnet: &str) -> String {
     format!("{region} {vpc} {subnet}")
 }
 
-/// Marks a route-table read that failed (in the `learnt` map).
-const FAILED: &str = "routing-failed";
+/// Marks a probe that failed (IMDS, a route-table read) in the `learnt` map.
+const FAILED: &str = "failed";
+
+const IMDS_FAILURE_KEY: &str = "imds";
 
 fn routing_failure_key(region: &str, vpc: &str, subnet: &str) -> String {
     format!("routing {region} {vpc} {subnet}")
@@ -326,7 +328,7 @@ impl FactsCache {
             routing: section(&doc, "routing"),
             learnt: section::<String>(&doc, "learnt")
                 .into_iter()
-                .filter(|(_, v)| v.value == REFUSED)
+                .filter(|(_, v)| v.value == REFUSED || v.value == FAILED)
                 .collect(),
         }
     }
@@ -487,6 +489,24 @@ impl FactsCache {
             Stamped {
                 at: now,
                 value: REFUSED.to_string(),
+            },
+        );
+    }
+
+    /// Did IMDS fail to answer lately (off EC2, disabled, hop limit)? Remembered
+    /// for the egress TTL so an instance without IMDS is not asked on every call.
+    pub fn instance_failed(&self, now: u64, ttls: &Ttls) -> bool {
+        self.learnt
+            .get(IMDS_FAILURE_KEY)
+            .is_some_and(|s| s.value == FAILED && fresh(s.at, now, ttls.egress))
+    }
+
+    pub fn set_instance_failed(&mut self, now: u64) {
+        self.learnt.insert(
+            IMDS_FAILURE_KEY.to_string(),
+            Stamped {
+                at: now,
+                value: FAILED.to_string(),
             },
         );
     }
@@ -983,6 +1003,16 @@ mod tests {
             assert_eq!(h.join().unwrap(), Some(Some(ip("203.0.113.10"))));
         }
         assert_eq!(probes.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_failed_imds_is_remembered_for_the_egress_ttl() {
+        let t = Ttls::default();
+        let mut c = FactsCache::default();
+        assert!(!c.instance_failed(1000, &t));
+        c.set_instance_failed(1000);
+        assert!(c.instance_failed(1000 + t.egress - 1, &t));
+        assert!(!c.instance_failed(1000 + t.egress, &t));
     }
 
     #[test]

@@ -54,6 +54,14 @@ fn missing(
     now: u64,
     refresh: bool,
 ) -> Missing {
+    if !refresh && cache.instance_failed(now, t) {
+        // No IMDS here lately: off EC2 nothing else is worth asking either.
+        return Missing {
+            instance: false,
+            egress: false,
+            hosts: Vec::new(),
+        };
+    }
     let instance = refresh || cache.instance(now, t).is_none();
     Missing {
         instance,
@@ -89,7 +97,9 @@ pub fn gather(env: &EnvMap, aws: &Path, plan: &Plan, s: &Settings, refresh: bool
                     }
                     _ => false,
                 },
-                _ => true,
+                // Without instance facts (yet, or IMDS failed) there is no
+                // subnet to read; the instance probe comes first.
+                _ => false,
             }
     };
     if m.instance || m.egress || !m.hosts.is_empty() || routing_missing(&cache) {
@@ -154,9 +164,13 @@ fn probe_into(
             Some(Ok(i)) => c.set_instance(i, now()),
             Some(Err(e)) => {
                 debug(env, || format!("IMDS: {e}"));
+                c.set_instance_failed(now());
                 return;
             }
-            None => return,
+            None => {
+                c.set_instance_failed(now());
+                return;
+            }
         }
         m = missing(c, plan, t, now(), refresh);
         m.instance = false;
