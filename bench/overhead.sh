@@ -30,6 +30,9 @@ aws_session_token = benchmark-token
 region = ap-northeast-1
 INI
 export PATH="$work/bin:$PATH"
+# This machine is not the lab: IMDS and checkip must not be asked (the AMTC case
+# then caches "no IMDS" and its warm path reads the cache, as on an instance).
+export AWS_EC2_METADATA_DISABLED=true C9AWS_CHECKIP_URL=http://127.0.0.1:9/
 for h in home c9home; do HOME=$work/$h "$bin" sts get-caller-identity; done
 json=$work/result.json
 hyperfine -N --runs "$runs" --warmup "$warmup" --export-json "$json" \
