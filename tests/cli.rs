@@ -759,3 +759,98 @@ fn without_imds_c9aws_asks_once_per_ttl_and_caches_privately() {
     assert_eq!(before, after, "a warm call writes nothing");
     assert!(!text.contains("c9awsTEST"), "no secret in the cache");
 }
+
+/// A fake CLI that AWS "refuses" unless a profile is given: the shape of an AMTC refusal.
+const REFUSING_AWS: &str = r#"#!/bin/sh
+if [ "$1" = "--version" ]; then echo "aws-cli/1.45.11 Python/3 Linux botocore/1.43.11"; exit 0; fi
+printf '%s\n' "$*" >> "$FAKE_AWS_LOG.calls"
+if [ "$1" = "--profile" ]; then echo '{"Account": "123456789012"}'; exit 0; fi
+echo "progress on stdout"
+if [ -n "$FAKE_AWS_SIGNAL" ]; then kill -"$FAKE_AWS_SIGNAL" $$; sleep 5; fi
+if [ -n "$FAKE_AWS_ERROR" ]; then
+  echo "An error occurred ($FAKE_AWS_ERROR) when calling the DescribeVpcs operation: You are not authorized to perform this operation." >&2
+else
+  echo "An error occurred (InvalidClientTokenId) when calling the DescribeVpcs operation: The security token included in the request is invalid" >&2
+fi
+exit 254
+"#;
+
+fn safety_net_world() -> World {
+    let w = World::new();
+    w.write_exe(&w.bin().join("aws"), REFUSING_AWS);
+    w.cloud9()
+        .config(FALLBACK, "fallback_profile = c9-fallback\n");
+    w
+}
+
+fn calls(w: &World) -> Vec<String> {
+    fs::read_to_string(w.log().with_extension("calls"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn safety_net_retries_an_amtc_refusal_once_with_the_fallback() {
+    // Off EC2 (IMDS disabled) the ec2 route is unknown: AMTC is kept first.
+    let w = safety_net_world();
+    let o = w.run(&["ec2", "describe-vpcs"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        calls(&w),
+        [
+            "ec2 describe-vpcs",
+            "--profile c9-fallback --region ap-northeast-1 ec2 describe-vpcs"
+        ]
+    );
+    assert!(
+        !stderr(&o).contains("InvalidClientTokenId"),
+        "the refused attempt's error is not shown: {}",
+        stderr(&o)
+    );
+    // The refusal is remembered: the next call goes straight to the fallback.
+    let o = w.run(&["ec2", "describe-vpcs"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(calls(&w).len(), 3);
+    assert!(calls(&w)[2].starts_with("--profile c9-fallback"));
+}
+
+#[test]
+fn safety_net_leaves_other_errors_and_signals_to_the_cli() {
+    let w = safety_net_world();
+    let o = w
+        .cmd(&[OsStr::new("ec2"), OsStr::new("describe-vpcs")])
+        .env("FAKE_AWS_ERROR", "UnauthorizedOperation")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(254));
+    assert!(
+        stderr(&o).contains("UnauthorizedOperation"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(calls(&w).len(), 1, "not retried");
+    let o = w
+        .cmd(&[OsStr::new("ec2"), OsStr::new("describe-vpcs")])
+        .env("FAKE_AWS_SIGNAL", "TERM")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.signal(), Some(15), "dies of the CLI's signal");
+}
+
+#[test]
+fn safety_net_never_reruns_a_call_that_read_piped_stdin() {
+    let w = safety_net_world();
+    let mut child = w
+        .cmd(&[OsStr::new("ec2"), OsStr::new("describe-vpcs")])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdin.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(254), "the CLI's own failure");
+    assert_eq!(calls(&w).len(), 1);
+    assert!(stderr(&o).contains("InvalidClientTokenId"));
+}
