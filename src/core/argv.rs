@@ -137,6 +137,10 @@ pub trait CommandTable {
     fn accepts_operation(&self, _command: &str, _op: &str) -> bool {
         true
     }
+    /// Does the command stop with a usage error when no subcommand is given?
+    fn requires_operation(&self, _command: &str) -> bool {
+        false
+    }
 }
 
 /// `[toplevel]` aliases of `~/.aws/cli/alias`, values already stripped.
@@ -294,6 +298,7 @@ fn parse_known(
     args: &[String],
     opts: &'static [OptSpec],
     globals: &mut Globals,
+    choice: &dyn Fn(&str) -> bool,
 ) -> Result<Known, String> {
     // Classify every token, as argparse does before consuming anything.
     let mut pats = Vec::with_capacity(args.len());
@@ -350,6 +355,11 @@ fn parse_known(
         }
         if taken.len() != 1 {
             return Err(format!("invalid choice: {:?}", taken));
+        }
+        // argparse checks the choice as it consumes the positional, so this
+        // error comes before anything later on the line (a later --version too).
+        if !choice(taken[0]) {
+            return Err(format!("invalid choice: {:?}", taken[0]));
         }
         *positional = Some(taken[0].clone());
         *pending = false;
@@ -460,7 +470,8 @@ fn parse_into(
     inv: &mut Invocation,
 ) -> Result<(), String> {
     let opts = options(major);
-    let known = parse_known(args, opts, &mut inv.globals)?;
+    let is_choice = |c: &str| table.is_command(c) || aliases.get(c).is_some();
+    let known = parse_known(args, opts, &mut inv.globals, &is_choice)?;
     if inv.version_flag() {
         // argparse runs the version action as soon as it meets it.
         return Ok(());
@@ -505,7 +516,7 @@ fn parse_into(
             .map(|w| w.trim_matches('\n').to_string())
             .collect();
         let mut alias_globals = Globals::default();
-        let known = parse_known(&words, opts, &mut alias_globals)?;
+        let known = parse_known(&words, opts, &mut alias_globals, &is_choice)?;
         for (name, _) in alias_globals.iter() {
             if matches!(name, "--debug" | "--profile") {
                 return Err(format!(
@@ -538,11 +549,11 @@ fn parse_into(
     inv.command = Some(command.clone());
     // ServiceArgParser: no options, one positional (the operation).
     let mut none = Globals::default();
-    let known = parse_known(&remaining, &[], &mut none)?;
-    if let Some(op) = &known.positional {
-        if !table.accepts_operation(&command, op) {
-            return Err(format!("invalid choice for {command}: {op:?}"));
-        }
+    let known = parse_known(&remaining, &[], &mut none, &|op| {
+        table.accepts_operation(&command, op)
+    })?;
+    if known.positional.is_none() && table.requires_operation(&command) {
+        return Err(format!("{command}: the following arguments are required: operation"));
     }
     inv.operation = known.positional;
     inv.rest = known.extras;

@@ -46,6 +46,9 @@ impl CommandTable for Table {
     fn accepts_operation(&self, command: &str, op: &str) -> bool {
         crate::core::subcommands::accepts(self.0, command, op).unwrap_or(true)
     }
+    fn requires_operation(&self, command: &str) -> bool {
+        crate::core::subcommands::required(self.0, command)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

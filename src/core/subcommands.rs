@@ -21,6 +21,12 @@ pub fn accepts(major: CliMajor, command: &str, op: &str) -> Option<bool> {
     Some(ops == "*" || ops.split(' ').any(|o| o == op))
 }
 
+/// Does the command need a subcommand? Every command with a subcommand table
+/// does, except `configure`, which runs its wizard without one.
+pub fn required(major: CliMajor, command: &str) -> bool {
+    command != "configure" && accepts(major, command, "\u{0}") == Some(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,5 +46,7 @@ mod tests {
         for (major, c, o, want) in rows {
             assert_eq!(accepts(major, c, o), want, "{major:?} {c} {o}");
         }
+        assert!(required(CliMajor::V1, "ec2") && required(CliMajor::V2, "s3"));
+        assert!(!required(CliMajor::V1, "configure") && !required(CliMajor::V1, "nosuch"));
     }
 }

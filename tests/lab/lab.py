@@ -799,9 +799,9 @@ class Lab:
         else:
             print("c9aws: %s" % self.c9aws)
         print("c9aws checks: %s" % ("XFAIL mode (LAB_C9AWS=xfail): c9aws failures are listed as XFAIL and do "
-                                    "NOT fail the run; the routing logic is not there yet"
+                                    "NOT fail the run"
                                     if self.c9mode == "xfail" else
-                                    "counted (LAB_C9AWS=check); set LAB_C9AWS=xfail until the routing lands"))
+                                    "counted (LAB_C9AWS=check)"))
         make_certs(self.work)
         build_network(self.scens)
         self.start_servers()
