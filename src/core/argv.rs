@@ -553,7 +553,9 @@ fn parse_into(
         table.accepts_operation(&command, op)
     })?;
     if known.positional.is_none() && table.requires_operation(&command) {
-        return Err(format!("{command}: the following arguments are required: operation"));
+        return Err(format!(
+            "{command}: the following arguments are required: operation"
+        ));
     }
     inv.operation = known.positional;
     inv.rest = known.extras;

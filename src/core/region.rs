@@ -26,7 +26,9 @@ pub fn choose(
         region: Some(region.to_string()),
         from,
     };
-    if let Some(r) = flag.filter(|r| !r.is_empty()) {
+    // An empty --region is passed on as it is (botocore then fails to build
+    // an endpoint); it does not fall through to the environment or profile.
+    if let Some(r) = flag {
         return found(r, "--region".into());
     }
     let vars: &[&str] = match major {

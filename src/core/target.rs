@@ -72,11 +72,6 @@ pub fn target(inv: &Invocation, major: CliMajor) -> Target {
     if LOCAL_COMMANDS.contains(&command) {
         return Target::Local(format!("`{command}` works locally"));
     }
-    if inv.region() == Some("") {
-        return Target::Unpredictable(
-            "an empty --region: botocore stops on an invalid endpoint".into(),
-        );
-    }
     let operation = inv.operation.as_deref();
     if operation.is_none() {
         return Target::Unpredictable(format!(
