@@ -854,3 +854,28 @@ fn safety_net_never_reruns_a_call_that_read_piped_stdin() {
     assert_eq!(calls(&w).len(), 1);
     assert!(stderr(&o).contains("InvalidClientTokenId"));
 }
+
+#[test]
+fn an_unlearnable_cli_version_is_not_asked_again() {
+    let w = World::new();
+    let counter = w.path().join("version-calls");
+    w.write_exe(
+        &w.bin().join("aws"),
+        &FAKE_AWS.replace(
+            "if [ \"$1\" = \"--version\" ] && [ -z \"$FAKE_AWS_LOG_VERSION\" ]; then",
+            &format!(
+                "if [ \"$1\" = \"--version\" ]; then echo x >> {}; exit 0; fi; if false; then",
+                counter.display()
+            ),
+        ),
+    );
+    for _ in 0..3 {
+        let o = w.run(&["sts", "get-caller-identity"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    assert_eq!(fs::read_to_string(&counter).unwrap().lines().count(), 1);
+    fs::remove_file(w.log().with_extension("argv")).unwrap();
+    let v = explain_json(&w, &["sts", "get-caller-identity"], &[]);
+    assert_eq!(v["cli_version"], serde_json::Value::Null);
+    assert!(v["notes"].to_string().contains("v1 rules assumed"));
+}

@@ -211,13 +211,18 @@ pub fn version(aws: &Path, env: &EnvMap) -> Option<CliVersion> {
     for line in remembered.lines() {
         if let Some((k, v)) = line.rsplit_once('\t') {
             if k == key {
+                // `?`: this binary's version could not be learnt; do not run
+                // `aws --version` again on every call (an upgrade changes the key).
+                if v == UNKNOWN_VERSION {
+                    return None;
+                }
                 if let Some(found) = parse_version(&format!("aws-cli/{v}")) {
                     return Some(found);
                 }
             }
         }
     }
-    let measured = measure_version(aws, env)?;
+    let measured = measure_version(aws, env);
     if let Some(c) = cache {
         // Keep other binaries' lines (a user may switch between v1 and v2), drop
         // stale lines of this one; the file is small and rewritten atomically.
@@ -229,7 +234,12 @@ pub fn version(aws: &Path, env: &EnvMap) -> Option<CliVersion> {
             .take(15)
             .collect();
         lines.reverse();
-        let new_line = format!("{key}\t{}", measured.version);
+        let new_line = format!(
+            "{key}\t{}",
+            measured
+                .as_ref()
+                .map_or(UNKNOWN_VERSION, |m| m.version.as_str())
+        );
         lines.push(&new_line);
         let mut text = lines.join("\n");
         text.push('\n');
@@ -239,8 +249,10 @@ pub fn version(aws: &Path, env: &EnvMap) -> Option<CliVersion> {
             });
         }
     }
-    Some(measured)
+    measured
 }
+
+const UNKNOWN_VERSION: &str = "?";
 
 fn measure_version(aws: &Path, env: &EnvMap) -> Option<CliVersion> {
     debug(env, || format!("measuring {} --version", aws.display()));

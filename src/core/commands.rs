@@ -60,7 +60,7 @@ pub fn lookup_command(major: CliMajor, name: &str) -> Option<CommandInfo> {
     }
     let t = table(major);
     let needle = format!("\n{name}\t");
-    let start = t.find(&needle)? + 1;
+    let start = memchr::memmem::find(t.as_bytes(), needle.as_bytes())? + 1;
     let line = t[start..].lines().next()?;
     parse(line)
 }
@@ -77,7 +77,7 @@ pub fn api_operation(service: &str, cli_op: &str) -> Option<&'static str> {
         return None;
     }
     let needle = format!("\n{service}\t{cli_op}\t");
-    let start = OPERATIONS.find(&needle)? + needle.len();
+    let start = memchr::memmem::find(OPERATIONS.as_bytes(), needle.as_bytes())? + needle.len();
     OPERATIONS[start..].lines().next()
 }
 

@@ -21,12 +21,12 @@ pub fn endpoint_id(major: CliMajor, service: &str) -> String {
         CliMajor::V1 => IDS_V1,
         CliMajor::V2 => IDS_V2,
     };
-    data.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| {
-            let (name, id) = l.split_once('\t')?;
-            (name == service).then(|| id.to_string())
-        })
+    let key = format!("\n{service}\t");
+    (!service.contains(['\t', '\n']))
+        .then(|| memchr::memmem::find(data.as_bytes(), key.as_bytes()))
+        .flatten()
+        .and_then(|i| data[i + key.len()..].lines().next())
+        .map(str::to_string)
         .unwrap_or_else(|| service.replace('-', "_"))
 }
 

@@ -14,10 +14,15 @@ pub fn accepts(major: CliMajor, command: &str, op: &str) -> Option<bool> {
         CliMajor::V1 => V1,
         CliMajor::V2 => V2,
     };
-    let line = data
-        .lines()
-        .find(|l| l.split_once('\t').is_some_and(|(c, _)| c == command))?;
-    let ops = line.split_once('\t')?.1;
+    if command.contains(['\t', '\n']) {
+        return None;
+    }
+    // One SIMD substring search instead of splitting every line: the file is
+    // ~440 KB and this runs on every call.
+    let key = format!("\n{command}\t");
+    let start = memchr::memmem::find(data.as_bytes(), key.as_bytes())? + key.len();
+    let end = data[start..].find('\n').map_or(data.len(), |e| start + e);
+    let ops = &data[start..end];
     Some(ops == "*" || ops.split(' ').any(|o| o == op))
 }
 
