@@ -14,6 +14,8 @@ Environment knobs:
   LAB_AWS_V1, LAB_AWS_V2 paths of the CLIs (default: `aws` on PATH, /opt/awscli-v2/bin/aws)
   C9AWS_BIN              c9aws binary (default target/release/c9aws, built if missing)
   LAB_CALL_TIMEOUT       seconds per CLI call (default 40)
+  LAB_BENCH=1            opt-in: time c9aws with hyperfine in the instance namespaces instead of the
+                         CLI calls (tests/lab/bench.py, bench/lab.sh); unset, nothing changes
 """
 import concurrent.futures as cf
 import datetime as dt
@@ -828,6 +830,9 @@ class Lab:
                                                                         got.get("imds_secs", -1))))
 
         pre += self.leak_checks
+        if os.environ.get("LAB_BENCH") == "1":  # opt-in benchmark mode (bench/lab.sh); default: never taken
+            import bench
+            return bench.run(self, pre)
         units = [(cli, sc) for cli in self.clis for sc in self.scens]
         t = time.time()
         ex = cf.ThreadPoolExecutor(max_workers=self.jobs)
