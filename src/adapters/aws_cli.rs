@@ -176,13 +176,7 @@ pub fn parse_version(out: &str) -> Option<CliVersion> {
 }
 
 fn cache_file(env: &EnvMap) -> Option<PathBuf> {
-    if let Some(x) = env.get("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
-        return Some(PathBuf::from(x).join("c9aws/cli-versions"));
-    }
-    if let Some(h) = env.get("HOME") {
-        return Some(PathBuf::from(h).join(".cache/c9aws/cli-versions"));
-    }
-    dirs::cache_dir().map(|d| d.join("c9aws/cli-versions"))
+    crate::adapters::environment::cache_dir(env).map(|d| d.join("cli-versions"))
 }
 
 /// The key a remembered version is valid for: the binary's canonical path, size

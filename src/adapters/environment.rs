@@ -36,6 +36,20 @@ pub fn debug(env: &EnvMap, msg: impl FnOnce() -> String) {
     }
 }
 
+/// c9aws's cache directory: `$XDG_CACHE_HOME/c9aws`, else `$HOME/.cache/c9aws`,
+/// else the platform's cache dir. Written once: the version and facts caches share it.
+pub fn cache_dir(env: &EnvMap) -> Option<std::path::PathBuf> {
+    use std::path::PathBuf;
+    let base = match env.get("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
+        Some(x) => PathBuf::from(x),
+        None => match env.get("HOME").filter(|h| !h.is_empty()) {
+            Some(h) => PathBuf::from(h).join(".cache"),
+            None => dirs::cache_dir()?,
+        },
+    };
+    Some(base.join("c9aws"))
+}
+
 /// Python's `os.path.expanduser` + `os.path.expandvars`, as botocore applies
 /// them to `AWS_CONFIG_FILE` and `AWS_SHARED_CREDENTIALS_FILE`.
 pub fn expand_path(raw: &str, env: &EnvMap) -> String {

@@ -283,14 +283,7 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
 impl FactsCache {
     /// `<cache dir>/c9aws/facts.json`, or `None` when no cache dir is known.
     pub fn path(env: &EnvMap) -> Option<PathBuf> {
-        let base = match env.get("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
-            Some(x) => PathBuf::from(x),
-            None => match env.get("HOME").filter(|h| !h.is_empty()) {
-                Some(h) => PathBuf::from(h).join(".cache"),
-                None => dirs::cache_dir()?,
-            },
-        };
-        Some(base.join("c9aws").join("facts.json"))
+        crate::adapters::environment::cache_dir(env).map(|d| d.join("facts.json"))
     }
 
     /// The cache at `path`; empty when it is missing, unreadable, corrupt, of
