@@ -7,6 +7,7 @@ use crate::adapters::aws_cli::{self, CliVersion, ACTIVE_VAR};
 use crate::adapters::settings::{Notice, Settings};
 use crate::adapters::{aws_files, environment, network, settings, supervise};
 use crate::cli::{self, Dispatch, Own, OwnCommand};
+use crate::commands;
 use crate::core::credentials::Source;
 use crate::core::plan::{self, Facts, Plan};
 use crate::core::profile::EnvMap;
@@ -27,13 +28,6 @@ pub fn run(argv: Vec<OsString>) -> i32 {
     }
     match cli::dispatch(args) {
         Dispatch::Aws { skip } => run_aws(&env, &args[skip..]),
-        Dispatch::Reserved(word) => {
-            eprintln!(
-                "c9aws: `{word}` is reserved for c9aws and not available in version {}; `c9aws -- {word} …` runs `aws {word} …`",
-                env!("CARGO_PKG_VERSION")
-            );
-            2
-        }
         Dispatch::Own => {
             let own = match Own::try_parse_from(&argv) {
                 Ok(o) => o,
@@ -48,18 +42,23 @@ pub fn run(argv: Vec<OsString>) -> i32 {
                     refresh,
                     args,
                 } => explain(&env, &args, json, refresh),
+                OwnCommand::Init(a) => commands::init::run(&env, a),
+                OwnCommand::Doctor(a) => commands::doctor::run(&env, a),
+                OwnCommand::Setup(a) => commands::setup::run(&env, a),
+                OwnCommand::CredentialProcess(a) => commands::credential_process::run(&env, a),
+                OwnCommand::Exec(a) => commands::exec::run(&env, a),
                 OwnCommand::Endpoints => answer_endpoint_queries(),
             }
         }
     }
 }
 
-fn locate(env: &EnvMap, s: &Settings) -> Result<PathBuf, aws_cli::LocateError> {
+pub(crate) fn locate(env: &EnvMap, s: &Settings) -> Result<PathBuf, aws_cli::LocateError> {
     aws_cli::locate(env, s.aws_path.as_deref())
 }
 
 /// c9aws's settings, with their problems told once on stderr.
-fn load_settings(env: &EnvMap) -> Settings {
+pub(crate) fn load_settings(env: &EnvMap) -> Settings {
     let s = settings::load(env);
     for p in &s.problems {
         eprintln!("c9aws: {p}");
@@ -84,15 +83,15 @@ fn passthrough(env: &EnvMap, args: &[OsString]) -> i32 {
 }
 
 /// Everything the plan needs, gathered from the machine.
-struct Gathered {
-    aws: Option<PathBuf>,
-    version: Option<CliVersion>,
-    files: crate::core::profile::SharedFiles,
-    aliases: crate::core::argv::Aliases,
-    cloud9: crate::core::credentials::Cloud9Facts,
+pub(crate) struct Gathered {
+    pub(crate) aws: Option<PathBuf>,
+    pub(crate) version: Option<CliVersion>,
+    pub(crate) files: crate::core::profile::SharedFiles,
+    pub(crate) aliases: crate::core::argv::Aliases,
+    pub(crate) cloud9: crate::core::credentials::Cloud9Facts,
 }
 
-fn gather(env: &EnvMap, aws: Option<&Path>) -> Gathered {
+pub(crate) fn gather(env: &EnvMap, aws: Option<&Path>) -> Gathered {
     let version = aws.and_then(|a| aws_cli::version(a, env));
     let (aliases, alias_problem) = aws_files::aliases(env);
     if let Some(p) = alias_problem {
@@ -109,7 +108,7 @@ fn gather(env: &EnvMap, aws: Option<&Path>) -> Gathered {
     }
 }
 
-fn make_plan(
+pub(crate) fn make_plan(
     env: &EnvMap,
     g: &Gathered,
     args: &[String],
@@ -136,7 +135,7 @@ fn make_plan(
 
 /// The plan, with network facts gathered when Cloud9's managed credentials are
 /// in play and some service's verdict depends on them (off Cloud9 nothing is probed).
-fn full_plan(
+pub(crate) fn full_plan(
     env: &EnvMap,
     g: &Gathered,
     args: &[String],
@@ -394,7 +393,7 @@ fn human(p: &Plan, aws: Option<&Path>) -> String {
 }
 
 /// Words joined for a shell: quoted only where needed.
-fn shell_words(words: &[String]) -> String {
+pub(crate) fn shell_words(words: &[String]) -> String {
     words
         .iter()
         .map(|w| {

@@ -45,6 +45,17 @@ pub enum OwnCommand {
         )]
         args: Vec<OsString>,
     },
+    /// Print shell code that makes `aws` run through c9aws, with completion.
+    Init(crate::commands::init::Args),
+    /// Check c9aws, the AWS CLI, Cloud9's credentials, the network and the fallback profile.
+    Doctor(crate::commands::doctor::Args),
+    /// Create the fallback profile c9aws switches to, and c9aws's config.
+    Setup(crate::commands::setup::Args),
+    /// Print the instance role's credentials for `credential_process` in ~/.aws/config.
+    #[command(name = "credential-process")]
+    CredentialProcess(crate::commands::credential_process::Args),
+    /// Run an SDK-based program with the fallback profile when Cloud9's credentials would be refused.
+    Exec(crate::commands::exec::Args),
     /// Answer endpoint queries from stdin, one per line (for the differential tests).
     #[command(name = "__endpoints", hide = true)]
     Endpoints,
@@ -56,15 +67,12 @@ pub enum Dispatch {
     Aws { skip: usize },
     /// One of c9aws's own words.
     Own,
-    /// Reserved for a later version.
-    Reserved(String),
 }
 
 pub fn dispatch(args: &[OsString]) -> Dispatch {
     match args.first().and_then(|a| a.to_str()) {
         Some("--") => Dispatch::Aws { skip: 1 },
-        Some("explain") | Some("__endpoints") => Dispatch::Own,
-        Some(w) if OWN_WORDS.contains(&w) => Dispatch::Reserved(w.to_string()),
+        Some(w) if OWN_WORDS.contains(&w) || w == "__endpoints" => Dispatch::Own,
         _ => Dispatch::Aws { skip: 0 },
     }
 }
@@ -95,7 +103,7 @@ mod tests {
         assert!(matches!(d(&["s3", "ls"]), Dispatch::Aws { skip: 0 }));
         assert!(matches!(d(&["--", "explain"]), Dispatch::Aws { skip: 1 }));
         assert!(matches!(d(&["explain", "s3"]), Dispatch::Own));
-        assert!(matches!(d(&["doctor"]), Dispatch::Reserved(_)));
+        assert!(matches!(d(&["doctor"]), Dispatch::Own));
         assert!(matches!(d(&[]), Dispatch::Aws { skip: 0 }));
         assert!(matches!(
             d(&["--region", "x", "explain"]),

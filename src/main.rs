@@ -4,6 +4,7 @@
 mod adapters;
 mod app;
 mod cli;
+mod commands;
 mod core;
 
 fn main() {

@@ -14,6 +14,8 @@ Environment knobs:
   LAB_AWS_V1, LAB_AWS_V2 paths of the CLIs (default: `aws` on PATH, /opt/awscli-v2/bin/aws)
   C9AWS_BIN              c9aws binary (default target/release/c9aws, built if missing)
   LAB_CALL_TIMEOUT       seconds per CLI call (default 40)
+  LAB_PARTS=a,b          parts to run (default all): calls (the CLI calls of every scenario), and the
+                         plug-in modules in tests/lab/ listed in PLUGINS (each: run(lab) -> [(ok, text)])
   LAB_BENCH=1            opt-in: time c9aws with hyperfine in the instance namespaces instead of the
                          CLI calls (tests/lab/bench.py, bench/lab.sh); unset, nothing changes
 """
@@ -21,6 +23,7 @@ import concurrent.futures as cf
 import datetime as dt
 import fcntl
 import hashlib
+import importlib
 import json
 import os
 import random
@@ -74,6 +77,10 @@ DDB_NAMES = ["dynamodb.ap-northeast-1.amazonaws.com", "dynamodb.us-east-1.amazon
 CERT_SANS = ["*.amazonaws.com", "*.ap-northeast-1.amazonaws.com", "*.us-east-1.amazonaws.com",
              "*.s3.amazonaws.com", "*.s3.ap-northeast-1.amazonaws.com", "*.s3.us-east-1.amazonaws.com",
              "*.sts.ap-northeast-1.vpce.amazonaws.com", "*.queue.amazonaws.com", "*.s3.ap-northeast-1.vpce.amazonaws.com"]
+
+# Plug-in modules run after the calls, while the servers are still up: each exposes
+# run(lab) -> list of (ok, text) checks (see docs/lab.md).
+PLUGINS = ["extras", "faults"]
 
 # ---- keys (moto accepts any key; these only have to be distinct and recognisable in the log) ----
 FALLBACK_KEY = ("AKIAC9LABFALLBACK001", "c9labFallbackSecret0000000000000000000001")
@@ -833,7 +840,11 @@ class Lab:
         if os.environ.get("LAB_BENCH") == "1":  # opt-in benchmark mode (bench/lab.sh); default: never taken
             import bench
             return bench.run(self, pre)
-        units = [(cli, sc) for cli in self.clis for sc in self.scens]
+        parts = (os.environ.get("LAB_PARTS") or ",".join(["calls"] + PLUGINS)).split(",")
+        unknown = [p for p in parts if p not in ["calls"] + PLUGINS]
+        if unknown:
+            raise LabError("LAB_PARTS: unknown part(s) %s; parts: %s" % (",".join(unknown), ",".join(["calls"] + PLUGINS)))
+        units = [(cli, sc) for cli in self.clis for sc in self.scens] if "calls" in parts else []
         t = time.time()
         ex = cf.ThreadPoolExecutor(max_workers=self.jobs)
         try:
@@ -849,7 +860,21 @@ class Lab:
             for k, r in sorted(self.results.items()):
                 f.write("%s\t%d\t%.2f\t%s\n" % ("\t".join(k), r["rc"], r["secs"], " ".join(r["argv"])))
         time.sleep(0.2)
-        checks, cells, untagged = self.evaluate()
+        checks, cells, untagged = self.evaluate() if "calls" in parts else ([], {}, [])
+        for name in PLUGINS:
+            if name not in parts:
+                continue
+            t = time.time()
+            try:
+                got = importlib.import_module(name).run(self)
+            except LabError:
+                raise
+            except Exception as e:  # a crashing plug-in is one failure, not a lost run
+                import traceback
+                got = [(False, "crashed: %s\n%s" % (e, traceback.format_exc()))]
+            for ok, text in got:
+                checks.append(("PASS" if ok else "FAIL", "%-5s %s %s" % ("PASS" if ok else "FAIL", name, text)))
+            print("%s: %d checks in %.1fs" % (name, len(got), time.time() - t), flush=True)
 
         print("\n== checks")
         npass = nfail = nxfail = 0
@@ -865,7 +890,8 @@ class Lab:
                 nxfail += 1
             else:
                 nfail += 1
-        print(self.tables(cells))
+        if "calls" in parts:
+            print(self.tables(cells))
         if untagged:
             kinds = {}
             for l in untagged:

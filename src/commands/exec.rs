@@ -1,0 +1,11 @@
+//! `c9aws exec`.
+
+use crate::core::profile::EnvMap;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {}
+
+pub fn run(_env: &EnvMap, _args: Args) -> i32 {
+    eprintln!("c9aws: `exec` is not built yet");
+    2
+}
