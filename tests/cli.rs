@@ -382,14 +382,116 @@ fn nested_c9aws_and_double_dash_pass_straight_through() {
 }
 
 #[test]
-fn reserved_words_say_so() {
+fn own_words_never_reach_aws() {
     let w = World::new();
     for word in ["doctor", "init", "setup", "exec", "credential-process"] {
-        let o = w.run(&[word]);
-        assert_eq!(o.status.code(), Some(2));
-        assert!(stderr(&o).contains("reserved"), "{word}");
+        let o = w.run(&[word, "--definitely-not-an-option"]);
+        assert_eq!(o.status.code(), Some(2), "{word}: {}", stderr(&o));
+        assert!(stderr(&o).contains("--definitely-not-an-option"), "{word}");
         assert!(!w.log().with_extension("argv").exists());
     }
+}
+
+/// `c9aws exec … -- sh -c 'env'`: the AWS_ variables the program starts with.
+fn exec_env(w: &World, args: &[&str], env: &[(&str, &str)]) -> (Output, Vec<String>) {
+    let mut a: Vec<&str> = vec!["exec"];
+    a.extend_from_slice(args);
+    a.extend_from_slice(&["--", "sh", "-c", "env | grep ^AWS_ | sort"]);
+    let o = w
+        .cmd(&a.iter().map(OsStr::new).collect::<Vec<_>>())
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let vars = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| !l.starts_with("AWS_EC2_METADATA_DISABLED="))
+        .map(str::to_string)
+        .collect();
+    (o, vars)
+}
+
+#[test]
+fn exec_switches_an_sdk_program_to_the_fallback_for_a_refused_service() {
+    let w = World::new();
+    w.cloud9().config(
+        "[profile fb]\naws_access_key_id = AKIAFALLBACK0000\naws_secret_access_key = s\n",
+        "fallback_profile = fb\n",
+    );
+    let (o, vars) = exec_env(&w, &["--service", "iam"], &[("AWS_SESSION_TOKEN", "")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The fallback profile, the AMTC region kept, no key variables, nothing empty.
+    assert_eq!(
+        vars,
+        [
+            "AWS_DEFAULT_PROFILE=fb",
+            "AWS_DEFAULT_REGION=ap-northeast-1",
+            "AWS_PROFILE=fb",
+            "AWS_REGION=ap-northeast-1"
+        ]
+    );
+    // An allowed service on an unknown route (no IMDS here) keeps AMTC: unchanged.
+    let (o, vars) = exec_env(&w, &["--service", "s3"], &[]);
+    assert!(o.status.success());
+    assert!(vars.is_empty(), "{vars:?}");
+    // Without --service only a NAT switches; no IMDS, no NAT known: unchanged.
+    let (_, vars) = exec_env(&w, &[], &[]);
+    assert!(vars.is_empty(), "{vars:?}");
+}
+
+#[test]
+fn exec_leaves_other_credentials_alone_and_says_when_a_fallback_is_missing() {
+    let w = World::new();
+    w.cloud9();
+    // Env keys are not Cloud9's: nothing changes.
+    let (o, vars) = exec_env(
+        &w,
+        &["--service", "iam"],
+        &[
+            ("AWS_ACCESS_KEY_ID", "AKIAUSER"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+        ],
+    );
+    assert!(o.status.success());
+    assert_eq!(
+        vars,
+        ["AWS_ACCESS_KEY_ID=AKIAUSER", "AWS_SECRET_ACCESS_KEY=s"]
+    );
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+    // AMTC and a refused service, but no fallback: unchanged, with one line on what to do.
+    let (o, vars) = exec_env(&w, &["--service", "iam"], &[]);
+    assert!(o.status.success());
+    assert!(vars.is_empty(), "{vars:?}");
+    let e = stderr(&o);
+    assert!(
+        e.contains("would be refused") && e.contains("c9aws setup"),
+        "{e}"
+    );
+    assert_eq!(e.lines().count(), 1, "{e}");
+}
+
+#[test]
+fn exec_exit_codes_are_the_programs() {
+    let w = World::new();
+    let o = w.run(&["exec", "--", "sh", "-c", "exit 7"]);
+    assert_eq!(o.status.code(), Some(7));
+    let o = w.run(&["exec", "--", "/nonexistent/program"]);
+    assert_eq!(o.status.code(), Some(127));
+    assert!(stderr(&o).contains("/nonexistent/program"));
+    let o = w.run(&["exec", "--", w.home().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(126));
+}
+
+#[test]
+fn credential_process_without_imds_fails_clearly() {
+    let w = World::new();
+    let o = w.run(&["credential-process"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+    assert!(
+        stderr(&o).contains("AWS_EC2_METADATA_DISABLED"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 fn explain_json(w: &World, args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {

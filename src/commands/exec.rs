@@ -1,11 +1,176 @@
-//! `c9aws exec`.
+//! `c9aws exec [--service NAME]... -- CMD ARGS...`: runs an SDK-based program
+//! (terraform, cdk, sam, a script) with the fallback profile when Cloud9's
+//! managed credentials would be refused for it, and unchanged otherwise.
+//!
+//! The decision is the one c9aws makes for an AWS CLI call to each named
+//! service, in the same environment (credentials chain, region, endpoints,
+//! network facts, policy). Without `--service`, only the one fact that refuses
+//! every service counts: the instance reaches AWS through a NAT (no public IP,
+//! or another egress IP).
 
+use crate::adapters::settings::Notice;
+use crate::app;
+use crate::core::commands::service_command;
+use crate::core::credentials::Source;
+use crate::core::plan::Plan;
 use crate::core::profile::EnvMap;
+use crate::core::route::Verdict;
+use crate::core::{subcommands, CliMajor};
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// An AWS service the program calls (botocore name such as `s3`, `sts`,
+    /// `dynamodb`, or a CLI command name); repeatable. Without it, the program
+    /// is switched only when the instance is behind a NAT.
+    #[arg(long = "service", value_name = "NAME")]
+    pub services: Vec<String>,
+    /// The program and its arguments.
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        value_name = "CMD"
+    )]
+    pub command: Vec<OsString>,
+}
 
-pub fn run(_env: &EnvMap, _args: Args) -> i32 {
-    eprintln!("c9aws: `exec` is not built yet");
-    2
+/// Variables that carry credentials chosen outside the profile: removed when
+/// the program is switched to the fallback profile.
+const KEY_VARS: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+];
+
+/// What exec does to the child's environment.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Switch {
+    pub profile: String,
+    pub region: Option<String>,
+    pub why: String,
+}
+
+pub fn run(env: &EnvMap, args: Args) -> i32 {
+    let switch = decide(env, &args.services);
+    let (prog, rest) = args.command.split_first().expect("clap requires CMD");
+    let mut cmd = std::process::Command::new(prog);
+    cmd.args(rest);
+    if let Some(sw) = &switch {
+        cmd.env("AWS_PROFILE", &sw.profile)
+            .env("AWS_DEFAULT_PROFILE", &sw.profile);
+        for k in KEY_VARS {
+            cmd.env_remove(k);
+        }
+        if let Some(r) = &sw.region {
+            cmd.env("AWS_REGION", r).env("AWS_DEFAULT_REGION", r);
+        }
+    }
+    let err = cmd.exec();
+    let code = match err.kind() {
+        std::io::ErrorKind::NotFound => 127,
+        _ => 126,
+    };
+    eprintln!("c9aws exec: cannot run {}: {err}", prog.to_string_lossy());
+    code
+}
+
+/// `Some` when the program must run with the fallback profile. Tells the user
+/// (stderr) when a switch is needed but no fallback is configured.
+fn decide(env: &EnvMap, services: &[String]) -> Option<Switch> {
+    let s = app::load_settings(env);
+    let aws = app::locate(env, &s).ok();
+    let g = app::gather(env, aws.as_deref());
+    let major = g.version.as_ref().map(|v| v.major).unwrap_or(CliMajor::V2);
+    let mut calls: Vec<(String, Vec<String>)> = Vec::new();
+    if services.is_empty() {
+        calls.push(("*".into(), vec!["sts".into(), "get-caller-identity".into()]));
+    }
+    for svc in services {
+        let Some(command) = service_command(major, svc) else {
+            eprintln!("c9aws exec: unknown service {svc:?}; it is not taken into account");
+            continue;
+        };
+        let op = match command {
+            "sts" => Some("get-caller-identity"),
+            _ => subcommands::first(major, command),
+        };
+        let mut a = vec![command.to_string()];
+        a.extend(op.map(str::to_string));
+        calls.push((svc.clone(), a));
+    }
+    let mut plans: Vec<(String, Plan)> = Vec::new();
+    for (svc, a) in calls {
+        let (p, _) = app::full_plan(env, &g, &a, &s, false);
+        plans.push((svc, p));
+    }
+    let refusing = |svc: &str, p: &Plan| {
+        if svc == "*" {
+            p.credentials.source == Source::Amtc
+                && p.routes.values().any(|r| r.verdict == Verdict::Nat)
+        } else {
+            p.decision.action == "switch" || p.decision.needs_fallback
+        }
+    };
+    let (_, p) = plans.iter().find(|(svc, p)| refusing(svc, p))?;
+    let Some(profile) = s.policy.fallback_profile.clone() else {
+        eprintln!(
+            "c9aws exec: Cloud9's managed credentials would be refused ({}); running unchanged. \
+             Configure a fallback: `c9aws setup`, or `fallback_profile = NAME` in {}",
+            why(p),
+            crate::adapters::settings::config_path(env)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "~/.config/c9aws/config".into())
+        );
+        return None;
+    };
+    let sw = Switch {
+        profile,
+        region: region_to_keep(p),
+        why: why(p),
+    };
+    let show = match s.notice {
+        Notice::Never => false,
+        Notice::Always => true,
+        // SAFETY: isatty on fd 2 only reads.
+        Notice::Auto => unsafe { libc::isatty(2) == 1 },
+    };
+    if show {
+        eprintln!("c9aws exec: profile {} — {}", sw.profile, sw.why);
+    }
+    Some(sw)
+}
+
+fn why(p: &Plan) -> String {
+    p.routes
+        .iter()
+        .find(|(_, r)| r.verdict.refuses())
+        .map(|(svc, r)| match r.verdict {
+            // The operation was a stand-in: name the rule, not the action.
+            Verdict::RefusedAction => {
+                format!("{svc}: most {svc} actions are refused under Cloud9's managed credentials")
+            }
+            _ => format!(
+                "{svc}: {}{}",
+                r.verdict.as_str(),
+                r.evidence
+                    .first()
+                    .map(|e| format!(", {e}"))
+                    .unwrap_or_default()
+            ),
+        })
+        .unwrap_or_else(|| p.decision.reason.clone())
+}
+
+/// The region the switch keeps: the one the plan adds as `--region` (the
+/// fallback profile would otherwise move the call), and only that.
+fn region_to_keep(p: &Plan) -> Option<String> {
+    let mut it = p.switch_args.iter();
+    while let Some(a) = it.next() {
+        if a == "--region" {
+            return it.next().cloned();
+        }
+    }
+    None
 }

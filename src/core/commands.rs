@@ -65,6 +65,19 @@ pub fn lookup_command(major: CliMajor, name: &str) -> Option<CommandInfo> {
     parse(line)
 }
 
+/// The CLI command for a botocore service name or a CLI command name
+/// (`codedeploy` → `deploy`, `s3` → `s3api`, `sts` → `sts`); service commands only.
+pub fn service_command(major: CliMajor, name: &str) -> Option<&'static str> {
+    if let Some(c) = lookup_command(major, name).filter(|c| c.kind == CommandKind::Service) {
+        return Some(c.name);
+    }
+    table(major)
+        .lines()
+        .filter_map(parse)
+        .find(|c| c.kind == CommandKind::Service && c.service == Some(name))
+        .map(|c| c.name)
+}
+
 #[cfg(test)]
 pub fn command_names(major: CliMajor) -> impl Iterator<Item = &'static str> {
     table(major).lines().filter_map(parse).map(|c| c.name)

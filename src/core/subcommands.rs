@@ -26,6 +26,21 @@ pub fn accepts(major: CliMajor, command: &str, op: &str) -> Option<bool> {
     Some(ops == "*" || ops.split(' ').any(|o| o == op))
 }
 
+/// The first subcommand the command's parser accepts (`None`: no table or `*`).
+pub fn first(major: CliMajor, command: &str) -> Option<&'static str> {
+    let data = match major {
+        CliMajor::V1 => V1,
+        CliMajor::V2 => V2,
+    };
+    let key = format!("\n{command}\t");
+    let start = memchr::memmem::find(data.as_bytes(), key.as_bytes())? + key.len();
+    let end = data[start..].find('\n').map_or(data.len(), |e| start + e);
+    data[start..end]
+        .split(' ')
+        .next()
+        .filter(|o| *o != "*" && !o.is_empty())
+}
+
 /// Does the command need a subcommand? Every command with a subcommand table
 /// does, except `configure`, which runs its wizard without one.
 pub fn required(major: CliMajor, command: &str) -> bool {
