@@ -6,6 +6,8 @@ mod app;
 mod cli;
 mod commands;
 mod core;
+#[cfg(test)]
+mod manpage;
 
 fn main() {
     let code = app::run(std::env::args_os().collect());

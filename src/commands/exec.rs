@@ -27,11 +27,7 @@ pub struct Args {
     #[arg(long = "service", value_name = "NAME")]
     pub services: Vec<String>,
     /// The program and its arguments.
-    #[arg(
-        required = true,
-        trailing_var_arg = true,
-        value_name = "CMD"
-    )]
+    #[arg(required = true, trailing_var_arg = true, value_name = "CMD")]
     pub command: Vec<OsString>,
 }
 

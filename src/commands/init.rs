@@ -1,11 +1,82 @@
-//! `c9aws init`.
+//! `c9aws init bash|zsh|fish`: prints the shell code that makes `aws` run
+//! through c9aws and keeps tab completion (the CLI's aws_completer) working for
+//! `aws` and `c9aws`. The scripts live in shell/ and are embedded; the binary's
+//! absolute path is substituted, quoted for the shell at hand.
 
 use crate::core::profile::EnvMap;
+use std::io::Write;
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// The shell to print code for: `eval "$(c9aws init bash)"` (zsh the same),
+    /// `c9aws init fish | source`.
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
 
-pub fn run(_env: &EnvMap, _args: Args) -> i32 {
-    eprintln!("c9aws: `init` is not built yet");
-    2
+const BASH: &str = include_str!("../../shell/c9aws.bash");
+const ZSH: &str = include_str!("../../shell/c9aws.zsh");
+const FISH: &str = include_str!("../../shell/c9aws.fish");
+const PLACEHOLDER: &str = "@C9AWS_BIN@";
+
+pub fn run(_env: &EnvMap, args: Args) -> i32 {
+    let exe = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("c9aws init: cannot tell where this c9aws binary is: {e}");
+            return 1;
+        }
+    };
+    let Some(path) = exe.to_str() else {
+        eprintln!(
+            "c9aws init: the path of this c9aws binary is not UTF-8 ({}); move it to a plain path",
+            exe.display()
+        );
+        return 1;
+    };
+    let text = script(args.shell, path);
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => 0,
+        Err(_) => 1,
+    }
+}
+
+/// The script for `shell` with `bin` substituted, quoted for that shell.
+pub fn script(shell: Shell, bin: &str) -> String {
+    let (text, quoted) = match shell {
+        Shell::Bash | Shell::Zsh => (
+            if shell == Shell::Bash { BASH } else { ZSH },
+            format!("'{}'", bin.replace('\'', r"'\''")),
+        ),
+        // fish: inside single quotes only \\ and \' are escapes.
+        Shell::Fish => (
+            FISH,
+            format!("'{}'", bin.replace('\\', r"\\").replace('\'', r"\'")),
+        ),
+    };
+    text.replace(PLACEHOLDER, &quoted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_script_names_the_binary_once_and_quoted() {
+        for sh in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+            let s = script(sh, "/opt/my tools/c9aws");
+            assert!(!s.contains(PLACEHOLDER), "{sh:?}");
+            assert_eq!(s.matches("'/opt/my tools/c9aws'").count(), 1, "{sh:?}");
+        }
+        assert!(script(Shell::Bash, "/a'b").contains(r"'/a'\''b'"));
+        assert!(script(Shell::Fish, r"/a'b\c").contains(r"'/a\'b\\c'"));
+    }
 }
