@@ -981,3 +981,105 @@ fn an_unlearnable_cli_version_is_not_asked_again() {
     assert_eq!(v["cli_version"], serde_json::Value::Null);
     assert!(v["notes"].to_string().contains("v1 rules assumed"));
 }
+
+fn doctor(w: &World, env: &[(&str, &str)]) -> (Option<i32>, serde_json::Value) {
+    let o = w
+        .cmd(&[OsStr::new("doctor"), OsStr::new("--json")])
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("doctor --json: {e}: {}", stderr(&o)));
+    (o.status.code(), v)
+}
+
+fn status_of(v: &serde_json::Value, name: &str) -> String {
+    v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .map(|c| c["status"].as_str().unwrap().to_string())
+        .unwrap_or_else(|| "absent".into())
+}
+
+#[test]
+fn doctor_off_cloud9_is_healthy_and_probes_nothing() {
+    let w = World::new();
+    let (code, v) = doctor(&w, &[]);
+    assert_eq!(code, Some(0), "{v:#}");
+    assert_eq!(v["healthy"], true);
+    assert_eq!(status_of(&v, "aws-cli"), "ok");
+    assert_eq!(status_of(&v, "cloud9"), "info");
+    assert_eq!(status_of(&v, "network"), "info");
+    assert_eq!(status_of(&v, "imds"), "absent");
+}
+
+#[test]
+fn doctor_on_cloud9_names_what_to_fix() {
+    let w = World::new();
+    w.cloud9();
+    // No fallback, IMDS disabled: both fail, each with a fix.
+    let (code, v) = doctor(&w, &[]);
+    assert_eq!(code, Some(1), "{v:#}");
+    assert_eq!(status_of(&v, "cloud9"), "ok");
+    assert_eq!(status_of(&v, "imds"), "fail");
+    assert_eq!(status_of(&v, "fallback"), "fail");
+    let fb = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "fallback")
+        .unwrap();
+    assert!(fb["fix"].as_str().unwrap().contains("c9aws setup"), "{fb}");
+    // A fallback that is configured but missing from the files.
+    w.config("", "fallback_profile = nope\n");
+    let (_, v) = doctor(&w, &[]);
+    assert_eq!(status_of(&v, "fallback"), "fail");
+    assert!(
+        v.to_string()
+            .contains("\\\"nope\\\" is configured but is in neither"),
+        "{v:#}"
+    );
+    // Present, and the CLI signs with it (the fake answers like STS).
+    w.config(
+        "[profile fb]\naws_access_key_id = AKIAFALLBACK0000\naws_secret_access_key = s\n",
+        "fallback_profile = fb\n",
+    );
+    let arn =
+        r#"{"UserId":"AIDA","Account":"123456789012","Arn":"arn:aws:iam::123456789012:user/fb"}"#;
+    let (_, v) = doctor(&w, &[("FAKE_AWS_OUT", arn)]);
+    assert_eq!(status_of(&v, "fallback"), "ok");
+    assert_eq!(status_of(&v, "fallback-sign"), "ok", "{v:#}");
+    assert!(v.to_string().contains("arn:aws:iam::123456789012:user/fb"));
+    assert_eq!(
+        argv_strings(&w),
+        [
+            "sts",
+            "get-caller-identity",
+            "--output",
+            "json",
+            "--profile",
+            "fb"
+        ]
+    );
+    // The CLI refuses the profile: a failure with the CLI's reason.
+    let (code, v) = doctor(&w, &[("FAKE_AWS_EXIT", "255")]);
+    assert_eq!(code, Some(1));
+    assert_eq!(status_of(&v, "fallback-sign"), "fail");
+    // Never a secret in the report.
+    let text = v.to_string();
+    assert!(!text.contains("c9awsTESTsecretKEY") && !text.contains("c9awsTESTsessionTOKEN"));
+}
+
+#[test]
+fn doctor_in_words_lists_fixes() {
+    let w = World::new();
+    w.cloud9();
+    let o = w.run(&["doctor"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("FAIL  fallback"), "{out}");
+    assert!(out.contains("To do:"), "{out}");
+    assert!(out.contains("something needs fixing"), "{out}");
+}
