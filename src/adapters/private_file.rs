@@ -10,6 +10,13 @@ use std::path::Path;
 /// Writes `bytes` to `path` so that readers see the old file or the new one,
 /// never a torn one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic_mode(path, bytes, 0o600)
+}
+
+/// [`write_atomic`] with the file's mode given: for a file of the user's that
+/// c9aws edits (`~/.aws/config`), whose mode it keeps. The directory, if it
+/// has to be created, is still 0700.
+pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no parent directory"))?;
@@ -30,7 +37,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         {
             Ok(mut f) => {
                 let result = f
-                    .write_all(bytes)
+                    .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))
+                    .and_then(|_| f.write_all(bytes))
                     .and_then(|_| f.sync_data())
                     .and_then(|_| fs::rename(&tmp, path));
                 if result.is_err() {

@@ -1,11 +1,356 @@
-//! `c9aws setup`.
+//! `c9aws setup`: creates the fallback profile c9aws switches to, and records
+//! it in c9aws's config. Interactive on a terminal, or fully by flags.
+//!
+//! `~/.aws/config` (or `AWS_CONFIG_FILE`) is edited textually: only c9aws's
+//! own section changes (src/core/config_edit.rs), a backup is kept, the write
+//! is atomic and keeps the file's mode. `~/.aws/credentials` belongs to Cloud9
+//! and is never written: access keys go into the profile's config section.
 
-use crate::core::profile::EnvMap;
+use crate::adapters::private_file::{write_atomic, write_atomic_mode};
+use crate::adapters::{aws_cli, aws_files, environment, settings};
+use crate::core::config_edit::{self, shell_quote};
+use crate::core::profile::{self, EnvMap, ProfileOrigin};
+use std::io::{BufRead, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+#[command(group(clap::ArgGroup::new("kind").args(["use_profile", "instance_role", "sso", "access_keys"])))]
+pub struct Args {
+    /// Use this existing profile as the fallback (only c9aws's config changes).
+    #[arg(long, value_name = "PROFILE")]
+    pub use_profile: Option<String>,
+    /// A profile that takes this instance's IAM role through
+    /// `credential_process = c9aws credential-process`.
+    #[arg(long)]
+    pub instance_role: bool,
+    /// An IAM Identity Center (SSO) profile: runs `aws configure sso`.
+    #[arg(long)]
+    pub sso: bool,
+    /// A profile with IAM user access keys (long-lived), read from the terminal
+    /// without echo, or from stdin (two lines: key id, secret) — never from argv.
+    #[arg(long)]
+    pub access_keys: bool,
+    /// The name of the profile to create.
+    #[arg(long, value_name = "NAME", default_value = "c9-fallback")]
+    pub profile_name: String,
+    /// Write this region into the profile (c9aws keeps each call's own region anyway).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Replace a section of that name that c9aws did not write.
+    #[arg(long)]
+    pub force: bool,
+}
 
-pub fn run(_env: &EnvMap, _args: Args) -> i32 {
-    eprintln!("c9aws: `setup` is not built yet");
-    2
+enum Kind {
+    Existing(String),
+    InstanceRole,
+    Sso,
+    AccessKeys,
+}
+
+fn tty(fd: i32) -> bool {
+    // SAFETY: isatty only reads the descriptor's state.
+    unsafe { libc::isatty(fd) == 1 }
+}
+
+pub fn run(env: &EnvMap, args: Args) -> i32 {
+    match setup(env, &args) {
+        Ok(()) => 0,
+        Err(msg) => {
+            eprintln!("c9aws setup: {msg}");
+            1
+        }
+    }
+}
+
+fn setup(env: &EnvMap, args: &Args) -> Result<(), String> {
+    let interactive = tty(0);
+    let kind = if let Some(p) = &args.use_profile {
+        Kind::Existing(p.clone())
+    } else if args.instance_role {
+        Kind::InstanceRole
+    } else if args.sso {
+        Kind::Sso
+    } else if args.access_keys {
+        Kind::AccessKeys
+    } else if interactive {
+        ask_kind(env)?
+    } else {
+        return Err(
+            "choose a fallback: --instance-role, --use-profile NAME, --sso or --access-keys \
+                    (stdin is not a terminal, so there is nobody to ask)"
+                .into(),
+        );
+    };
+    let name = match &kind {
+        Kind::Existing(p) => p.clone(),
+        _ => args.profile_name.clone(),
+    };
+    if name == "default" {
+        return Err(
+            "the fallback cannot be `default`: on Cloud9 that profile is the managed credentials"
+                .into(),
+        );
+    }
+    if name.is_empty()
+        || name
+            .chars()
+            .any(|c| c.is_whitespace() || "[]#;".contains(c))
+    {
+        return Err(format!("{name:?} is not a usable profile name"));
+    }
+    let files = aws_files::shared_files(env);
+    match kind {
+        Kind::Existing(p) => {
+            let prof = profile::resolve(&files, p.clone(), ProfileOrigin::Flag);
+            if !prof.exists {
+                return Err(format!(
+                    "profile {p:?} is in neither {} nor {}",
+                    files.config.path, files.credentials.path
+                ));
+            }
+        }
+        Kind::InstanceRole => {
+            let exe = std::env::current_exe()
+                .map_err(|e| format!("cannot tell where this c9aws binary is: {e}"))?;
+            let exe = exe
+                .to_str()
+                .ok_or("the path of this c9aws binary is not UTF-8")?
+                .to_string();
+            let mut body = vec![format!(
+                "credential_process = {} credential-process",
+                shell_quote(&exe)
+            )];
+            body.extend(args.region.iter().map(|r| format!("region = {r}")));
+            write_profile(env, &files.config.path, &name, &body, args.force)?;
+            eprintln!(
+                "The instance role needs, for c9aws's route checks: ec2:DescribeRouteTables, \
+                 ec2:DescribeVpcEndpoints, ec2:DescribePrefixLists; and whatever your own refused \
+                 calls need (e.g. iam:*, sts:*, or the services behind your VPC endpoints). \
+                 Cloud9's default role (AWSCloud9SSMAccessRole) has none of these: attach a policy \
+                 to the instance profile's role. `c9aws doctor` checks that the profile signs."
+            );
+        }
+        Kind::Sso => {
+            if !interactive {
+                return Err("--sso needs a terminal: `aws configure sso` asks questions and opens a browser sign-in".into());
+            }
+            let aws = aws_cli::locate(env, None).map_err(|e| e.message().to_string())?;
+            eprintln!("Running `aws configure sso --profile {name}` …");
+            let st = std::process::Command::new(&aws)
+                .args(["configure", "sso", "--profile", &name])
+                .env(aws_cli::ACTIVE_VAR, "1")
+                .status()
+                .map_err(|e| format!("cannot run {}: {e}", aws.display()))?;
+            if !st.success() {
+                return Err(format!(
+                    "`aws configure sso` did not finish (exit {}); nothing recorded",
+                    st.code().unwrap_or(-1)
+                ));
+            }
+        }
+        Kind::AccessKeys => {
+            eprintln!(
+                "Warning: IAM user access keys are long-lived; prefer the instance role or SSO. \
+                 They go into {} (mode 0600), never into ~/.aws/credentials, which Cloud9 rewrites.",
+                files.config.path
+            );
+            let id = read_secret("AWS Access Key ID: ", false)?;
+            let secret = read_secret("AWS Secret Access Key: ", true)?;
+            if !id.chars().all(|c| c.is_ascii_alphanumeric()) || id.len() < 16 {
+                return Err("that does not look like an access key id (AKIA…)".into());
+            }
+            if secret.is_empty() {
+                return Err("no secret access key given".into());
+            }
+            let mut body = vec![
+                format!("aws_access_key_id = {id}"),
+                format!("aws_secret_access_key = {secret}"),
+            ];
+            body.extend(args.region.iter().map(|r| format!("region = {r}")));
+            write_profile(env, &files.config.path, &name, &body, args.force)?;
+        }
+    }
+    write_c9aws_config(env, &name)
+}
+
+fn ask_kind(env: &EnvMap) -> Result<Kind, String> {
+    eprint!(
+        "Which fallback should c9aws use when Cloud9's managed credentials would be refused?\n\
+         \x20 1) this instance's IAM role (credential_process = c9aws credential-process)\n\
+         \x20 2) an existing profile\n\
+         \x20 3) an IAM Identity Center (SSO) profile (runs `aws configure sso`)\n\
+         \x20 4) IAM user access keys (long-lived)\n\
+         Choice [1]: "
+    );
+    match read_line()?.trim() {
+        "" | "1" => Ok(Kind::InstanceRole),
+        "2" => {
+            let files = aws_files::shared_files(env);
+            let mut names: Vec<String> = Vec::new();
+            for (f, prefix) in [(&files.config, "profile "), (&files.credentials, "")] {
+                for s in f.ini().map(|i| i.sections.as_slice()).unwrap_or_default() {
+                    let n = s
+                        .name
+                        .strip_prefix(prefix)
+                        .unwrap_or(&s.name)
+                        .trim()
+                        .to_string();
+                    if n != "default"
+                        && (prefix.is_empty() || s.name.starts_with(prefix))
+                        && !names.contains(&n)
+                    {
+                        names.push(n);
+                    }
+                }
+            }
+            if !names.is_empty() {
+                eprintln!("Profiles: {}", names.join(", "));
+            }
+            eprint!("Profile name: ");
+            Ok(Kind::Existing(read_line()?.trim().to_string()))
+        }
+        "3" => Ok(Kind::Sso),
+        "4" => Ok(Kind::AccessKeys),
+        other => Err(format!("{other:?} is not one of 1–4")),
+    }
+}
+
+fn read_line() -> Result<String, String> {
+    let mut s = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut s)
+        .map_err(|e| format!("cannot read the answer: {e}"))?;
+    Ok(s.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// One line from the terminal (without echo when `hidden`) or from stdin.
+fn read_secret(prompt: &str, hidden: bool) -> Result<String, String> {
+    if !tty(0) {
+        return read_line().map(|s| s.trim().to_string());
+    }
+    eprint!("{prompt}");
+    let _ = std::io::stderr().flush();
+    // SAFETY: termios calls on fd 0 with a zeroed struct filled by tcgetattr.
+    let saved = unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        if hidden && libc::tcgetattr(0, &mut t) == 0 {
+            let old = t;
+            t.c_lflag &= !libc::ECHO;
+            libc::tcsetattr(0, libc::TCSANOW, &t);
+            Some(old)
+        } else {
+            None
+        }
+    };
+    let line = read_line();
+    if let Some(old) = saved {
+        // SAFETY: restores the attributes read above.
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &old) };
+        eprintln!();
+    }
+    line.map(|s| s.trim().to_string())
+}
+
+/// Sets c9aws's section in the AWS config file, with a backup of the file as
+/// it was; says what happened.
+fn write_profile(
+    env: &EnvMap,
+    path: &str,
+    name: &str,
+    body: &[String],
+    force: bool,
+) -> Result<(), String> {
+    let path = PathBuf::from(path);
+    let old = match std::fs::read(&path) {
+        Ok(b) => Some(b),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    let old_text = match &old {
+        Some(b) => String::from_utf8(b.clone())
+            .map_err(|_| format!("{} is not UTF-8 text; not editing it", path.display()))?,
+        None => String::new(),
+    };
+    let new_text = config_edit::set_profile(&old_text, name, body, force).map_err(|e| {
+        format!(
+            "{}: {e}; choose another --profile-name, or --force to replace it",
+            path.display()
+        )
+    })?;
+    if old.is_some() && new_text == old_text {
+        eprintln!(
+            "{}: profile {name} is already set up; nothing changed",
+            path.display()
+        );
+        return Ok(());
+    }
+    let mode = match std::fs::metadata(&path) {
+        Ok(m) => m.permissions().mode() & 0o777,
+        Err(_) => 0o600,
+    };
+    if let Some(b) = &old {
+        let backup = backup_path(&path);
+        write_atomic(&backup, b)
+            .map_err(|e| format!("cannot write the backup {}: {e}", backup.display()))?;
+        eprintln!(
+            "{}: backup of the previous file at {}",
+            path.display(),
+            backup.display()
+        );
+    }
+    environment::debug(env, || {
+        format!("setup: writing profile {name} into {}", path.display())
+    });
+    write_atomic_mode(&path, new_text.as_bytes(), mode)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    eprintln!("{}: profile {name} written", path.display());
+    Ok(())
+}
+
+fn backup_path(path: &Path) -> PathBuf {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "config".into());
+    let mut p = path.with_file_name(format!("{name}.c9aws-backup-{secs}"));
+    let mut n = 1;
+    while p.exists() {
+        p = path.with_file_name(format!("{name}.c9aws-backup-{secs}-{n}"));
+        n += 1;
+    }
+    p
+}
+
+fn write_c9aws_config(env: &EnvMap, name: &str) -> Result<(), String> {
+    let path = settings::config_path(env).ok_or("no place for c9aws's config (HOME unset)")?;
+    let old = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    let new = config_edit::set_top_key(&old, "fallback_profile", name);
+    if new != old {
+        write_atomic(&path, new.as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        eprintln!("{}: fallback_profile = {name}", path.display());
+    } else {
+        eprintln!("{}: fallback_profile is already {name}", path.display());
+    }
+    if let Some(v) = env
+        .get("C9AWS_FALLBACK_PROFILE")
+        .filter(|v| v.as_str() != name)
+    {
+        eprintln!(
+            "Note: C9AWS_FALLBACK_PROFILE={v} is set in this shell and wins over the config file."
+        );
+    }
+    eprintln!("Done. `c9aws doctor` checks that the fallback signs calls.");
+    Ok(())
 }

@@ -3,6 +3,7 @@
 
 pub mod argv;
 pub mod commands;
+pub mod config_edit;
 pub mod configparse;
 pub mod credentials;
 pub mod decide;

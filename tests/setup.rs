@@ -1,0 +1,282 @@
+//! `c9aws setup` on tricky `~/.aws/config` files: only c9aws's section
+//! changes, byte for byte; a backup is kept; modes are private; it is
+//! idempotent; and `~/.aws/credentials` is never opened for writing (strace).
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const C9AWS: &str = env!("CARGO_BIN_EXE_c9aws");
+const MARKER: &str = "# managed by c9aws setup (rerun `c9aws setup` to change it)";
+const CREDS: &str = "# Do not modify this file, if this file is modified it will not be updated.\n[default]\naws_access_key_id = ASIAC9AWSTESTKEYID00\naws_secret_access_key = c9awsTESTsecretKEYdoNOTprint0000000000000\naws_session_token = c9awsTESTsessionTOKENdoNOTprint\n";
+
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    fn new(config: Option<&[u8]>) -> Home {
+        let h = Home {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        fs::create_dir_all(h.path().join(".aws")).unwrap();
+        fs::write(h.path().join(".aws/credentials"), CREDS).unwrap();
+        if let Some(c) = config {
+            fs::write(h.config(), c).unwrap();
+            fs::set_permissions(h.config(), fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        h
+    }
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    fn config(&self) -> PathBuf {
+        self.path().join(".aws/config")
+    }
+    fn cmd(&self, prog: &str, args: &[&str]) -> Command {
+        let mut c = Command::new(prog);
+        c.args(args)
+            .env_clear()
+            .env("HOME", self.path())
+            .env("PATH", "/usr/bin:/bin")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdin(Stdio::null());
+        c
+    }
+    fn setup(&self, args: &[&str]) -> Output {
+        let mut a = vec!["setup"];
+        a.extend_from_slice(args);
+        self.cmd(C9AWS, &a).output().unwrap()
+    }
+    fn backups(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = fs::read_dir(self.path().join(".aws"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.to_string_lossy().contains(".c9aws-backup-"))
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn mode(p: &Path) -> u32 {
+    fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+fn section(nl: &str) -> String {
+    format!(
+        "[profile c9-fallback]{nl}{MARKER}{nl}credential_process = {C9AWS} credential-process{nl}"
+    )
+}
+
+/// Tricky files: each is kept byte for byte, with c9aws's section appended.
+const TRICKY: &[&[u8]] = &[
+    b"[default]\nregion = ap-northeast-1\n",
+    b"# top comment\n; another\n[profile  work ]\nregion=us-east-1\noutput =  json\n\n[work2]\nregion = x",
+    b"[sso-session corp]\nsso_start_url = https://example.awsapps.com/start\nsso_region = us-east-1\n\n[profile sso]\nsso_session = corp\nsso_account_id = 123456789012\n",
+    b"[default]\r\nregion = eu-west-1\r\n[services local]\r\ns3 =\r\n  endpoint_url = http://localhost:4566\r\n",
+    b"[profile c9-fallback-not]\nregion = x\n[c9-fallback]\nregion = y\n",
+    b"\n\n   \n",
+];
+
+#[test]
+fn appends_its_section_keeping_every_other_byte() {
+    for (n, cfg) in TRICKY.iter().enumerate() {
+        let h = Home::new(Some(cfg));
+        let o = h.setup(&["--instance-role"]);
+        assert!(o.status.success(), "case {n}: {}", err(&o));
+        let after = fs::read(h.config()).unwrap();
+        assert!(after.starts_with(cfg), "case {n}: prefix changed");
+        let nl = if cfg.windows(2).any(|w| w == b"\r\n") {
+            "\r\n"
+        } else {
+            "\n"
+        };
+        let tail = String::from_utf8(after[cfg.len()..].to_vec()).unwrap();
+        assert!(tail.ends_with(&section(nl)), "case {n}: {tail:?}");
+        assert!(
+            tail[..tail.len() - section(nl).len()]
+                .chars()
+                .all(|c| c == '\n' || c == '\r'),
+            "case {n}: only line breaks separate the old file and the section: {tail:?}"
+        );
+        // The file's mode is kept; the backup is the original, private.
+        assert_eq!(mode(&h.config()), 0o644, "case {n}");
+        let b = h.backups();
+        assert_eq!(b.len(), 1, "case {n}");
+        assert_eq!(fs::read(&b[0]).unwrap(), *cfg, "case {n}");
+        assert_eq!(mode(&b[0]), 0o600);
+        // Idempotent: nothing changes, no new backup.
+        let o = h.setup(&["--instance-role"]);
+        assert!(o.status.success());
+        assert!(err(&o).contains("nothing changed"), "{}", err(&o));
+        assert_eq!(fs::read(h.config()).unwrap(), after, "case {n}");
+        assert_eq!(h.backups().len(), 1);
+        // c9aws's own config names the profile, privately.
+        let c9 = h.path().join(".config/c9aws/config");
+        assert_eq!(
+            fs::read_to_string(&c9).unwrap(),
+            "fallback_profile = c9-fallback\n"
+        );
+        assert_eq!(mode(&c9), 0o600);
+        assert_eq!(mode(c9.parent().unwrap()), 0o700);
+        // The credentials file is untouched.
+        assert_eq!(
+            fs::read_to_string(h.path().join(".aws/credentials")).unwrap(),
+            CREDS
+        );
+    }
+}
+
+#[test]
+fn rewrites_only_its_own_section_and_respects_the_users() {
+    let before = format!("[default]\nregion = x\n\n[profile c9-fallback]\n{MARKER}\nregion = old\n# the next one is mine\n[profile work]\nregion = y");
+    let h = Home::new(Some(before.as_bytes()));
+    let o = h.setup(&["--instance-role", "--region", "eu-west-1"]);
+    assert!(o.status.success(), "{}", err(&o));
+    let want = format!(
+        "[default]\nregion = x\n\n[profile c9-fallback]\n{MARKER}\ncredential_process = {C9AWS} credential-process\nregion = eu-west-1\n# the next one is mine\n[profile work]\nregion = y"
+    );
+    assert_eq!(fs::read_to_string(h.config()).unwrap(), want);
+
+    // A section of the user's with that name: refused, file untouched.
+    let mine = "[profile c9-fallback]\nregion = mine\n";
+    let h = Home::new(Some(mine.as_bytes()));
+    let o = h.setup(&["--instance-role"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err(&o).contains("--force"), "{}", err(&o));
+    assert_eq!(fs::read_to_string(h.config()).unwrap(), mine);
+    assert!(h.backups().is_empty());
+    let o = h.setup(&["--instance-role", "--force"]);
+    assert!(o.status.success());
+    assert_eq!(fs::read_to_string(h.config()).unwrap(), section("\n"));
+}
+
+#[test]
+fn a_new_config_file_is_private() {
+    let h = Home::new(None);
+    let o = h.setup(&["--instance-role", "--profile-name", "fb"]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(mode(&h.config()), 0o600);
+    assert!(fs::read_to_string(h.config())
+        .unwrap()
+        .starts_with("[profile fb]\n"));
+    assert!(h.backups().is_empty());
+    assert!(
+        err(&o).contains("ec2:DescribeRouteTables"),
+        "the role's policies are named"
+    );
+}
+
+#[test]
+fn existing_profiles_and_access_keys() {
+    let h = Home::new(Some(b"[profile admin]\nregion = x\n"));
+    let o = h.setup(&["--use-profile", "admin"]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(
+        fs::read(h.config()).unwrap(),
+        b"[profile admin]\nregion = x\n"
+    );
+    assert_eq!(
+        fs::read_to_string(h.path().join(".config/c9aws/config")).unwrap(),
+        "fallback_profile = admin\n"
+    );
+    let o = h.setup(&["--use-profile", "nope"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err(&o).contains("\"nope\" is in neither"), "{}", err(&o));
+    let o = h.setup(&["--use-profile", "default"]);
+    assert_eq!(o.status.code(), Some(1));
+
+    // Keys from stdin, never echoed.
+    let mut child = h
+        .cmd(C9AWS, &["setup", "--access-keys", "--profile-name", "keys"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"AKIAC9AWSSETUPTEST01\nsetupSecretDoNotEcho000000000000000000000\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), err(&o));
+    assert!(!all.contains("setupSecretDoNotEcho"), "{all}");
+    assert!(all.contains("long-lived"), "{all}");
+    let cfg = fs::read_to_string(h.config()).unwrap();
+    assert!(cfg.starts_with("[profile admin]\nregion = x\n"));
+    assert!(cfg.contains("[profile keys]\n"));
+    assert!(cfg.contains("aws_secret_access_key = setupSecretDoNotEcho000000000000000000000\n"));
+}
+
+#[test]
+fn without_a_terminal_a_choice_is_required() {
+    let h = Home::new(None);
+    let o = h.setup(&[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err(&o).contains("--instance-role"), "{}", err(&o));
+    assert!(!h.config().exists());
+    let o = h.setup(&["--sso"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err(&o).contains("terminal"));
+}
+
+#[test]
+fn the_credentials_file_is_never_opened_for_writing() {
+    let ok = Command::new("sh")
+        .args(["-c", "command -v strace"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(ok, "strace is not installed (.ci/run installs it)");
+    for (n, args) in [
+        vec!["--instance-role"],
+        vec!["--instance-role", "--force", "--region", "x"],
+        vec!["--use-profile", "admin"],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let h = Home::new(Some(b"[profile admin]\n"));
+        let log = h.path().join("strace.log");
+        let mut a = vec![
+            "-f",
+            "-qq",
+            "-o",
+            log.to_str().unwrap(),
+            "-e",
+            "trace=open,openat,openat2,creat,rename,renameat,renameat2,unlink,unlinkat,truncate,link,linkat,symlink,symlinkat,chmod,fchmodat",
+            C9AWS,
+            "setup",
+        ];
+        a.extend(args.iter().copied());
+        let o = h.cmd("strace", &a).output().unwrap();
+        assert!(o.status.success(), "case {n}: {}", err(&o));
+        let trace = fs::read_to_string(&log).unwrap();
+        assert!(
+            trace.contains(".aws/config"),
+            "case {n}: strace saw nothing: {trace}"
+        );
+        for line in trace.lines().filter(|l| l.contains(".aws/credentials")) {
+            let read_only = (line.contains("open") && line.contains("O_RDONLY"))
+                && !line.contains("O_WRONLY")
+                && !line.contains("O_RDWR")
+                && !line.contains("O_CREAT")
+                && !line.contains("O_TRUNC");
+            assert!(read_only, "case {n}: credentials touched: {line}");
+        }
+        assert_eq!(
+            fs::read_to_string(h.path().join(".aws/credentials")).unwrap(),
+            CREDS
+        );
+    }
+}
