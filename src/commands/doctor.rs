@@ -72,11 +72,6 @@ const PROBED: &[&[&str]] = &[
     &["ssm", "describe-parameters"],
     &["logs", "describe-log-groups"],
     &["sqs", "list-queues"],
-    &["lambda", "list-functions"],
-    &["ecr", "describe-repositories"],
-    &["secretsmanager", "list-secrets"],
-    &["kms", "list-keys"],
-    &["cloudformation", "list-stacks"],
 ];
 
 /// Bound on the fallback profile's signing check (the CLI's own start is slow).
