@@ -5,6 +5,8 @@
 # through the AWS CLI's own aws_completer. `command aws …` bypasses c9aws.
 __c9aws_bin=@C9AWS_BIN@
 
+# A function, not an alias: it also works in scripts that source this, after
+# `xargs`-free wrappers, and it can fall back to the real aws by itself.
 aws() {
   if [ -x "$__c9aws_bin" ]; then
     "$__c9aws_bin" "$@"
@@ -14,25 +16,38 @@ aws() {
 }
 
 # Completion for c9aws: its own words first, then the AWS CLI's; after
-# `c9aws explain` the rest of the line completes as an aws command line.
+# `c9aws explain [--json] [--refresh]` the rest of the line completes as an
+# aws command line. The line is cut as text (not rebuilt from COMP_WORDS,
+# which bash splits at `:` and `=`), so s3:// paths reach aws_completer intact.
 __c9aws_complete() {
-  local cur=${COMP_WORDS[COMP_CWORD]-} line=$COMP_LINE point=$COMP_POINT
+  local cur=${COMP_WORDS[COMP_CWORD]-} line=${COMP_LINE:0:COMP_POINT}
   COMPREPLY=()
   if [ "$COMP_CWORD" -eq 1 ]; then
     mapfile -t COMPREPLY < <(compgen -W "explain doctor init setup exec credential-process" -- "$cur")
-  fi
-  if [ "$COMP_CWORD" -gt 1 ] && [ "${COMP_WORDS[1]-}" = explain ]; then
-    local head=${line%%explain*}explain
-    line="aws${line:${#head}}"
-    point=$((point - ${#head} + 3))
+  elif [ "$COMP_CWORD" -eq 2 ] && [ "${COMP_WORDS[1]-}" = init ]; then
+    mapfile -t COMPREPLY < <(compgen -W "bash zsh fish" -- "$cur")
+    return 0
+  elif [ "${COMP_WORDS[1]-}" = explain ]; then
+    # Drop `… explain` and explain's own flags; what is left is aws's.
+    line=${line#*[[:space:]]explain}
+    while [[ $line =~ ^[[:space:]]+(--json|--refresh)([[:space:]].*)$ ]]; do
+      line=${BASH_REMATCH[2]}
+    done
+    line="aws$line"
+    if [[ $cur == -* && $line =~ ^aws[[:space:]]+-[^[:space:]]*$ ]]; then
+      mapfile -t COMPREPLY < <(compgen -W "--json --refresh" -- "$cur")
+    fi
   fi
   if command -v aws_completer >/dev/null 2>&1; then
     local more m
-    mapfile -t more < <(COMP_LINE=$line COMP_POINT=$point aws_completer)
+    mapfile -t more < <(COMP_LINE=$line COMP_POINT=${#line} aws_completer 2>/dev/null)
     for m in "${more[@]}"; do
+      # AWS CLI v1 ends all but the last candidate with a space.
+      m=${m%% }
       [ -n "$m" ] && COMPREPLY+=("$m")
     done
   fi
+  return 0
 }
 
 if command -v aws_completer >/dev/null 2>&1; then

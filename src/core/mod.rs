@@ -17,4 +17,7 @@ pub mod shlex;
 pub mod subcommands;
 pub mod target;
 
+#[cfg(test)]
+mod props;
+
 pub use endpoints::CliMajor;

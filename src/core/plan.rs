@@ -37,7 +37,7 @@ pub struct Facts<'a> {
     pub policy: &'a Policy,
 }
 
-struct Table(CliMajor);
+pub(crate) struct Table(pub(crate) CliMajor);
 impl CommandTable for Table {
     fn is_command(&self, name: &str) -> bool {
         // `help` is added to the command table by the CLI's parser itself.
