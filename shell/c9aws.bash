@@ -5,8 +5,12 @@
 # through the AWS CLI's own aws_completer. `command aws …` bypasses c9aws.
 __c9aws_bin=@C9AWS_BIN@
 
-# A function, not an alias: it also works in scripts that source this, after
-# `xargs`-free wrappers, and it can fall back to the real aws by itself.
+# A function, not an alias: it is found wherever a command is (also in other
+# functions and in `eval`), and it falls back to the real aws by itself.
+# `command aws` skips it; `\aws` skips only aliases, so it still runs c9aws.
+# An alias named aws would win over the function when typed (and bash would
+# expand it in the definition below): drop it.
+unalias aws 2>/dev/null || true
 aws() {
   if [ -x "$__c9aws_bin" ]; then
     "$__c9aws_bin" "$@"
@@ -43,7 +47,7 @@ __c9aws_complete() {
     mapfile -t more < <(COMP_LINE=$line COMP_POINT=${#line} aws_completer 2>/dev/null)
     for m in "${more[@]}"; do
       # AWS CLI v1 ends all but the last candidate with a space.
-      m=${m%% }
+      m=${m% }
       [ -n "$m" ] && COMPREPLY+=("$m")
     done
   fi

@@ -1,7 +1,9 @@
 //! `c9aws init bash|zsh|fish` in the real shells: `aws` reaches c9aws (and
-//! through it the CLI, argv intact), the real aws runs when c9aws is gone, and
-//! tab completion answers through the AWS CLI's own aws_completer. The scripts
-//! are also checked with shellcheck (bash) and the shells' own syntax check.
+//! through it the CLI, argv byte-exact, exit status kept), the real aws runs
+//! when c9aws is gone, and tab completion answers for `aws` and `c9aws`
+//! through an aws_completer (a fake that records what it was asked, and the
+//! AWS CLI's real v1 and v2 ones). The scripts are also checked with
+//! shellcheck (bash) and the shells' own syntax checks.
 
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
@@ -10,32 +12,61 @@ use std::process::{Command, Output};
 
 const C9AWS: &str = env!("CARGO_BIN_EXE_c9aws");
 
-/// Records argv (one per line) and whether it was started by c9aws.
+/// Records argv (NUL-terminated, so any byte survives) and whether c9aws started it.
 const FAKE_AWS: &str = r#"#!/bin/sh
 [ "$1" = "--version" ] && { echo "aws-cli/1.45.11 Python/3.11.7 Linux/6 botocore/1.43.11"; exit 0; }
-printf '%s\n' "$@" > "$FAKE_AWS_LOG.argv"
+printf '%s\0' "$@" > "$FAKE_AWS_LOG.argv"
 printf '%s' "${C9AWS_ACTIVE-unset}" > "$FAKE_AWS_LOG.active"
 exit "${FAKE_AWS_EXIT:-0}"
 "#;
 
-struct Box {
+/// Answers like the CLI's aws_completer: the candidates of a fixed list that
+/// start with the word under the cursor (COMP_LINE cut at COMP_POINT), each
+/// ending with a space as v1 prints them; records COMP_LINE|COMP_POINT.
+const FAKE_COMPLETER: &str = r#"#!/bin/bash
+line=${COMP_LINE-}
+point=${COMP_POINT:-${#line}}
+printf '%s|%s\n' "$line" "$point" >> "$FAKE_AWS_LOG.completer"
+head=${line:0:point}
+word=${head##* }
+for c in s3 sts ec2 ls lsx mb sync --region --output; do
+  case $c in "$word"*) printf '%s \n' "$c" ;; esac
+done
+"#;
+
+enum Completer {
+    Fake,
+    /// The AWS CLI's own, at this path.
+    Real(PathBuf),
+    None,
+}
+
+/// A temp HOME, a fake `aws` first on PATH, c9aws's directory, and an
+/// aws_completer in a directory of its own.
+struct Sandbox {
     dir: tempfile::TempDir,
 }
 
-/// The real v1 aws_completer (installed with awscli; CI installs it): the
-/// interpreter's own bin dir, so that no pyenv shim needs the real HOME.
-fn aws_completer() -> PathBuf {
-    if let Some(p) = std::env::var_os("C9AWS_TEST_AWS_COMPLETER") {
-        return p.into();
-    }
-    let out = Command::new("python3")
-        .args(["-c", "import os,sys; print(os.path.join(os.path.dirname(os.path.realpath(sys.executable)), 'aws_completer'))"])
+/// The real v1 aws_completer from PATH (pip installs it with awscli; CI does).
+fn real_v1_completer() -> PathBuf {
+    let out = Command::new("sh")
+        .args(["-c", "command -v aws_completer"])
         .output()
-        .expect("python3 runs");
+        .expect("sh runs");
     let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
     assert!(
+        out.status.success() && p.is_file(),
+        "aws_completer (AWS CLI v1) is not on PATH: `pip install awscli` (.ci/run installs it)"
+    );
+    p
+}
+
+/// The real v2 aws_completer, where .ci/run installs AWS CLI v2.
+fn real_v2_completer() -> PathBuf {
+    let p = PathBuf::from("/opt/awscli-v2/bin/aws_completer");
+    assert!(
         p.is_file(),
-        "aws_completer not found at {} (pip install awscli, or set C9AWS_TEST_AWS_COMPLETER)",
+        "{} is missing: AWS CLI v2 is not installed (.ci/run installs it)",
         p.display()
     );
     p
@@ -49,56 +80,116 @@ fn need(tool: &str) {
     assert!(ok, "{tool} is not installed (.ci/run installs it)");
 }
 
-impl Box {
-    fn new() -> Box {
-        let b = Box {
+fn executable(path: &Path, text: &str) {
+    fs::write(path, text).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+impl Sandbox {
+    fn new(completer: Completer) -> Sandbox {
+        let b = Sandbox {
             dir: tempfile::tempdir().unwrap(),
         };
-        for d in ["home", "bin", "completer"] {
+        for d in ["home", "bin", "completer", "work"] {
             fs::create_dir_all(b.path().join(d)).unwrap();
         }
-        let aws = b.path().join("bin/aws");
-        fs::write(&aws, FAKE_AWS).unwrap();
-        fs::set_permissions(&aws, fs::Permissions::from_mode(0o755)).unwrap();
-        symlink(aws_completer(), b.path().join("completer/aws_completer")).unwrap();
+        executable(&b.path().join("bin/aws"), FAKE_AWS);
+        let at = b.path().join("completer/aws_completer");
+        match completer {
+            Completer::Fake => executable(&at, FAKE_COMPLETER),
+            Completer::Real(p) => symlink(p, at).unwrap(),
+            Completer::None => {}
+        }
         b
     }
     fn path(&self) -> &Path {
         self.dir.path()
     }
-    /// `shell -c SCRIPT` in a clean environment; `c9aws` is on PATH.
+    fn env_path(&self) -> String {
+        format!(
+            "{}:{}:{}:/usr/bin:/bin",
+            self.path().join("bin").display(),
+            Path::new(C9AWS).parent().unwrap().display(),
+            self.path().join("completer").display()
+        )
+    }
+    /// `shell -c SCRIPT` without rc files, in a clean environment, in an
+    /// empty directory; `c9aws` is on PATH.
     fn sh(&self, shell: &str, script: &str, env: &[(&str, &str)]) -> Output {
         need(shell);
-        let c9dir = Path::new(C9AWS).parent().unwrap();
         let mut c = Command::new(shell);
-        if shell == "fish" {
-            c.arg("--no-config");
-        } else if shell == "zsh" {
-            c.arg("-f");
-        } else {
-            c.args(["--norc", "--noprofile"]);
-        }
-        c.arg("-c")
+        match shell {
+            "fish" => c.arg("--no-config"),
+            "zsh" => c.arg("-f"),
+            _ => c.args(["--norc", "--noprofile"]),
+        };
+        self.clean(&mut c)
+            .arg("-c")
             .arg(script)
-            .env_clear()
-            .env("HOME", self.path().join("home"))
-            .env(
-                "PATH",
-                format!(
-                    "{}:{}:{}:/usr/bin:/bin",
-                    self.path().join("bin").display(),
-                    c9dir.display(),
-                    self.path().join("completer").display()
-                ),
-            )
-            .env("FAKE_AWS_LOG", self.path().join("log"))
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("C9AWS_CHECKIP_URL", "http://127.0.0.1:9/")
             .envs(env.iter().copied());
         c.output().unwrap()
     }
+    fn clean<'a>(&self, c: &'a mut Command) -> &'a mut Command {
+        c.current_dir(self.path().join("work"))
+            .env_clear()
+            .env("HOME", self.path().join("home"))
+            .env("PATH", self.env_path())
+            .env("TERM", "dumb")
+            .env("FAKE_AWS_LOG", self.path().join("log"))
+            // c9aws must learn nothing from this machine's network.
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("C9AWS_CHECKIP_URL", "http://127.0.0.1:9/")
+    }
     fn logged(&self, what: &str) -> String {
         fs::read_to_string(self.path().join(format!("log.{what}"))).unwrap_or_default()
+    }
+    /// What the completer was asked, as `COMP_LINE|COMP_POINT` lines; clears the log.
+    fn completer_asked(&self) -> Vec<String> {
+        let s = self.logged("completer");
+        let _ = fs::remove_file(self.path().join("log.completer"));
+        s.lines().map(str::to_owned).collect()
+    }
+
+    /// Interactive zsh on a pseudo-terminal (zsh's own zpty): loads the init
+    /// code, then for each line types it, presses TAB and reports the buffer
+    /// as it stands after completion, with the screen around it.
+    fn zsh_tab(&self, lines: &[&str]) -> Vec<(String, String)> {
+        need("zsh");
+        let driver = r#"
+zmodload zsh/zpty || exit 3
+zpty -b z 'zsh -f -i'
+zpty -w z "PS1='%% '; unsetopt beep; eval \"\$(c9aws init zsh)\"; print -r -- RE''ADY"
+zpty -r z out '*READY*' || exit 4
+for l; do
+  zpty -n -w z "$l"$'\t'
+  # Turn the completed buffer into a command that prints it.
+  zpty -w z $'\C-aprint -r -- \'\'C9BUF=\C-e; print -r -- E\'\'ND'
+  zpty -r z out '*END*' || exit 5
+  print -rn -- "${out//$'\r'/}"$'\0'
+done
+zpty -d z
+"#;
+        // Why `timeout`: a zpty read waits for its pattern; if zsh never
+        // prints it, the test fails instead of hanging.
+        let mut c = Command::new("timeout");
+        self.clean(&mut c)
+            .args(["120", "zsh", "-f", "-c", driver, "zsh"])
+            .args(lines);
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "zsh driver: {}", text(&o));
+        let out = String::from_utf8_lossy(&o.stdout);
+        let screens: Vec<&str> = out.split('\0').filter(|s| !s.is_empty()).collect();
+        assert_eq!(screens.len(), lines.len(), "{out}");
+        screens
+            .iter()
+            .map(|s| {
+                let buf = s
+                    .lines()
+                    .find_map(|l| l.strip_prefix("C9BUF="))
+                    .unwrap_or_else(|| panic!("no buffer in {s:?}"));
+                (buf.trim_end().to_owned(), s.to_string())
+            })
+            .collect()
     }
 }
 
@@ -117,12 +208,27 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// Bash's side of a TAB for c9aws: COMP_* as bash sets them, then the
+/// function `complete -F` names; prints `[LINE] <candidate>…`.
+const BASH_TAB: &str = r#"
+tab() {
+  COMP_LINE=$1; COMP_POINT=${#1}
+  read -ra COMP_WORDS <<< "$1"
+  [ "${1: -1}" = " " ] && COMP_WORDS+=("")
+  COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))
+  __c9aws_complete
+  printf '[%s]' "$1"; printf ' <%s>' "${COMPREPLY[@]}"; echo
+}
+"#;
+
 #[test]
 fn aws_runs_through_c9aws_in_every_shell() {
     for shell in ["bash", "zsh", "fish"] {
-        let b = Box::new();
+        let b = Sandbox::new(Completer::Fake);
+        // A file the glob would match if anything expanded it again.
+        fs::write(b.path().join("work/x.txt"), "").unwrap();
         let script = format!(
-            "{}; aws s3 cp 'a b' '*' '$HOME' \"it's\"",
+            "{}; aws s3 cp 'a b' '*.txt' '$HOME' \"it's\" '' 'tab\there' 'back\\slash' 'new\nline' --opt='v w'",
             load(shell, "c9aws")
         );
         let o = b.sh(shell, &script, &[("FAKE_AWS_EXIT", "3")]);
@@ -132,11 +238,38 @@ fn aws_runs_through_c9aws_in_every_shell() {
             "1",
             "{shell}: aws did not go through c9aws"
         );
-        assert_eq!(
-            b.logged("argv"),
-            "s3\ncp\na b\n*\n$HOME\nit's\n",
-            "{shell}: argv changed"
-        );
+        let want = [
+            "s3",
+            "cp",
+            "a b",
+            "*.txt",
+            "$HOME",
+            "it's",
+            "",
+            "tab\there",
+            "back\\slash",
+            "new\nline",
+            "--opt=v w",
+        ];
+        let got = b.logged("argv");
+        let got: Vec<&str> = got.strip_suffix('\0').unwrap_or("").split('\0').collect();
+        assert_eq!(got, want, "{shell}: argv changed");
+        // Exit statuses pass through, success included.
+        for code in ["0", "255"] {
+            let o = b.sh(
+                shell,
+                &format!("{}; aws sts get-caller-identity", load(shell, "c9aws")),
+                &[("FAKE_AWS_EXIT", code)],
+            );
+            assert_eq!(
+                o.status.code(),
+                Some(code.parse().unwrap()),
+                "{shell}: {}",
+                text(&o)
+            );
+            assert_eq!(b.logged("active"), "1", "{shell}");
+            assert_eq!(b.logged("argv"), "sts\0get-caller-identity\0", "{shell}");
+        }
         // `command aws` bypasses c9aws.
         let o = b.sh(
             shell,
@@ -153,11 +286,34 @@ fn aws_runs_through_c9aws_in_every_shell() {
 }
 
 #[test]
+fn an_older_alias_named_aws_gives_way_and_backslash_does_not_bypass() {
+    // README once advised `alias aws=c9aws`; bash would then define the
+    // function under the alias's expansion, and zsh would refuse to parse it.
+    for shell in ["bash", "zsh"] {
+        let b = Sandbox::new(Completer::Fake);
+        let script = format!(
+            "shopt -s expand_aliases 2>/dev/null\nalias aws='echo ALIAS'\n{}\naws sts x\n\\aws sts y\n",
+            load(shell, "c9aws")
+        );
+        let o = b.sh(shell, &script, &[]);
+        let out = text(&o);
+        assert!(o.status.success(), "{shell}: {out}");
+        assert!(
+            !out.contains("ALIAS"),
+            "{shell}: the alias still ran: {out}"
+        );
+        // `\aws` skips aliases only: the function, and so c9aws, still runs.
+        assert_eq!(b.logged("active"), "1", "{shell}: {out}");
+        assert_eq!(b.logged("argv"), "sts\0y\0", "{shell}: {out}");
+    }
+}
+
+#[test]
 fn when_c9aws_is_removed_aws_still_runs() {
     for shell in ["bash", "zsh", "fish"] {
-        let b = Box::new();
+        let b = Sandbox::new(Completer::Fake);
         // A copy in a directory with a space and a quote, removed after loading.
-        let dir = b.path().join("my c9'aws");
+        let dir = b.path().join("my c9'aws $x");
         fs::create_dir_all(&dir).unwrap();
         let copy = dir.join("c9aws");
         fs::copy(C9AWS, &copy).unwrap();
@@ -175,67 +331,99 @@ fn when_c9aws_is_removed_aws_still_runs() {
             "1",
             "{shell}: the quoted path did not work"
         );
-        let o = b.sh(shell, &format!("{loader}; rm {q}; aws sts y"), &[]);
-        assert!(o.status.success(), "{shell}: {}", text(&o));
+        let o = b.sh(
+            shell,
+            &format!("{loader}; rm {q}; aws sts y"),
+            &[("FAKE_AWS_EXIT", "4")],
+        );
+        assert_eq!(o.status.code(), Some(4), "{shell}: {}", text(&o));
         assert_eq!(b.logged("active"), "unset", "{shell}");
-        assert_eq!(b.logged("argv"), "sts\ny\n", "{shell}");
+        assert_eq!(b.logged("argv"), "sts\0y\0", "{shell}");
     }
 }
 
 #[test]
 fn bash_completion_answers_for_aws_and_c9aws() {
-    let b = Box::new();
-    // What bash runs on TAB: `complete -C` for aws, the function for c9aws.
+    let b = Sandbox::new(Completer::Fake);
     let script = format!(
-        r#"{}
-complete -p aws c9aws
-COMP_LINE='aws s3 l' COMP_POINT=8 aws_completer
-complete_c9aws() {{ COMP_LINE=$1; COMP_POINT=${{#1}}; read -ra COMP_WORDS <<< "$1"; [ "${{1: -1}}" = " " ] && COMP_WORDS+=(""); COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 )); __c9aws_complete; echo "[$1] ${{COMPREPLY[*]}}"; }}
-complete_c9aws 'c9aws ex'
-complete_c9aws 'c9aws s3 l'
-complete_c9aws 'c9aws explain s3 l'
-complete_c9aws 'c9aws --reg'
-"#,
+        "{}\n{BASH_TAB}\ncomplete -p aws c9aws\n\
+         tab 'c9aws ex'\ntab 'c9aws s3 l'\ntab 'c9aws explain --json --refresh s3 l'\n\
+         tab 'c9aws explain --j'\ntab 'c9aws init '\ntab 'c9aws --reg'\n",
         load("bash", "c9aws")
     );
     let o = b.sh("bash", &script, &[]);
     let out = text(&o);
     assert!(o.status.success(), "{out}");
+    // bash itself runs aws_completer for aws (with COMP_LINE and COMP_POINT).
     assert!(out.contains("complete -C 'aws_completer' aws"), "{out}");
     assert!(out.contains("complete -F __c9aws_complete c9aws"), "{out}");
     let lines: Vec<&str> = out.lines().collect();
-    assert!(lines.contains(&"ls"), "aws s3 l → ls: {out}");
-    assert!(lines.contains(&"[c9aws ex] explain exec"), "{out}");
-    assert!(lines.contains(&"[c9aws s3 l] ls"), "{out}");
-    assert!(lines.contains(&"[c9aws explain s3 l] ls"), "{out}");
-    assert!(lines.contains(&"[c9aws --reg] --region"), "{out}");
+    for want in [
+        "[c9aws ex] <explain> <exec>",
+        // v1's trailing spaces are gone.
+        "[c9aws s3 l] <ls> <lsx>",
+        "[c9aws explain --json --refresh s3 l] <ls> <lsx>",
+        "[c9aws explain --j] <--json>",
+        "[c9aws init ] <bash> <zsh> <fish>",
+        "[c9aws --reg] <--region>",
+    ] {
+        assert!(lines.contains(&want), "want {want:?} in:\n{out}");
+    }
+    // After `explain`, aws_completer sees an aws command line.
+    let asked = b.completer_asked();
+    assert!(asked.contains(&"c9aws s3 l|10".to_owned()), "{asked:?}");
+    assert!(asked.contains(&"aws s3 l|8".to_owned()), "{asked:?}");
 }
 
 #[test]
-fn zsh_registers_completion_for_aws_and_c9aws() {
-    let b = Box::new();
-    let script = format!(
-        "{}; print -r -- \"aws=${{_comps[aws]}} c9aws=${{_comps[c9aws]}}\"; type aws",
-        load("zsh", "c9aws")
+fn zsh_completion_answers_for_aws_and_c9aws() {
+    let b = Sandbox::new(Completer::Fake);
+    let tabs = b.zsh_tab(&[
+        "aws s3 sy",
+        "c9aws s3 sy",
+        "c9aws explain --json s3 sy",
+        "c9aws init z",
+        "c9aws ex",
+        "aws s3 l",
+    ]);
+    let bufs: Vec<&str> = tabs.iter().map(|(b, _)| b.as_str()).collect();
+    assert_eq!(
+        bufs[..4],
+        [
+            "aws s3 sync",
+            "c9aws s3 sync",
+            "c9aws explain --json s3 sync",
+            "c9aws init zsh"
+        ],
+        "{tabs:#?}"
     );
-    let o = b.sh("zsh", &script, &[]);
-    let out = text(&o);
-    assert!(o.status.success(), "{out}");
-    // bashcompinit's bridge function, driving aws_completer.
+    // Ambiguous: zsh lists the candidates.
     assert!(
-        out.contains("aws=_bash_complete") && out.contains("c9aws=_bash_complete"),
-        "{out}"
+        tabs[4].1.contains("exec") && tabs[4].1.contains("explain"),
+        "{tabs:#?}"
     );
-    assert!(out.contains("aws is a shell function"), "{out}");
+    // `ls` and `lsx`: the common part is inserted.
+    assert_eq!(bufs[5], "aws s3 ls", "{tabs:#?}");
+    let asked = b.completer_asked();
+    assert!(asked.contains(&"aws s3 sy|9".to_owned()), "{asked:?}");
+    assert!(asked.contains(&"c9aws s3 sy|11".to_owned()), "{asked:?}");
 }
 
 #[test]
 fn fish_completion_answers_for_aws_and_c9aws() {
-    let b = Box::new();
-    let script = format!(
-        "{}; complete -C'aws s3 l'; echo SEP; complete -C'c9aws ex'; echo SEP; complete -C'c9aws s3 l'",
-        load("fish", "c9aws")
-    );
+    let b = Sandbox::new(Completer::Fake);
+    let lines = [
+        "aws s3 l",
+        "c9aws ex",
+        "c9aws s3 l",
+        "c9aws explain --refresh s3 l",
+        "c9aws explain --j",
+        "c9aws init ",
+    ];
+    let mut script = load("fish", "c9aws");
+    for l in lines {
+        script.push_str(&format!("; complete -C'{l}'; echo SEP"));
+    }
     let o = b.sh("fish", &script, &[]);
     let out = text(&o);
     assert!(o.status.success(), "{out}");
@@ -243,18 +431,89 @@ fn fish_completion_answers_for_aws_and_c9aws() {
         .split("SEP\n")
         .map(|p| p.lines().map(|l| l.split('\t').next().unwrap()).collect())
         .collect();
-    assert_eq!(parts.len(), 3, "{out}");
-    assert!(parts[0].contains(&"ls"), "{out}");
+    assert_eq!(parts.len(), lines.len() + 1, "{out}");
+    assert_eq!(parts[0], ["ls", "lsx"], "{out}");
     assert!(
         parts[1].contains(&"explain") && parts[1].contains(&"exec"),
         "{out}"
     );
-    assert!(parts[2].contains(&"ls"), "{out}");
+    assert_eq!(parts[2], ["ls", "lsx"], "{out}");
+    assert_eq!(parts[3], ["ls", "lsx"], "{out}");
+    assert!(parts[4].contains(&"--json"), "{out}");
+    assert_eq!(parts[5], ["bash", "fish", "zsh"], "{out}");
+    let asked = b.completer_asked();
+    assert!(asked.contains(&"aws s3 l|8".to_owned()), "{asked:?}");
+    assert!(asked.contains(&"c9aws s3 l|10".to_owned()), "{asked:?}");
+}
+
+#[test]
+fn the_cli_completers_answer_through_every_shell() {
+    for completer in [real_v1_completer(), real_v2_completer()] {
+        let name = completer.display().to_string();
+        let b = Sandbox::new(Completer::Real(completer));
+        let o = b.sh(
+            "bash",
+            &format!(
+                "{}\n{BASH_TAB}\ntab 'c9aws s3 l'\ntab 'c9aws explain s3 l'\n\
+                 COMP_LINE='aws s3 l' COMP_POINT=8 aws_completer",
+                load("bash", "c9aws")
+            ),
+            &[],
+        );
+        let out = text(&o);
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines.contains(&"[c9aws s3 l] <ls>"), "{name} bash: {out}");
+        assert!(
+            lines.contains(&"[c9aws explain s3 l] <ls>"),
+            "{name} bash: {out}"
+        );
+        assert!(lines.contains(&"ls"), "{name} bash: {out}");
+
+        let o = b.sh(
+            "fish",
+            &format!(
+                "{}; complete -C'aws s3 l'; echo SEP; complete -C'c9aws ec2 describe-instances --filt'",
+                load("fish", "c9aws")
+            ),
+            &[],
+        );
+        let out = text(&o);
+        assert_eq!(out.trim(), "ls\nSEP\n--filters", "{name} fish");
+
+        let tabs = b.zsh_tab(&["aws s3 l", "c9aws s3 l"]);
+        let bufs: Vec<&str> = tabs.iter().map(|(b, _)| b.as_str()).collect();
+        assert_eq!(bufs, ["aws s3 ls", "c9aws s3 ls"], "{name} zsh: {tabs:#?}");
+    }
+}
+
+#[test]
+fn without_aws_completer_init_is_quiet_and_aws_still_works() {
+    for shell in ["bash", "zsh", "fish"] {
+        let b = Sandbox::new(Completer::None);
+        let check = match shell {
+            "bash" => "complete -p aws 2>/dev/null || echo no-aws-completion",
+            "zsh" => "(( $+_comps[aws] )) || echo no-aws-completion",
+            _ => "complete -c aws | grep -q __c9aws || echo no-aws-completion",
+        };
+        let o = b.sh(
+            shell,
+            &format!("{}; {check}; aws sts x", load(shell, "c9aws")),
+            &[],
+        );
+        assert!(o.status.success(), "{shell}: {}", text(&o));
+        assert_eq!(String::from_utf8_lossy(&o.stderr), "", "{shell}");
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            "no-aws-completion\n",
+            "{shell}"
+        );
+        assert_eq!(b.logged("active"), "1", "{shell}");
+    }
 }
 
 #[test]
 fn scripts_pass_shellcheck_and_syntax_checks() {
-    let b = Box::new();
+    let b = Sandbox::new(Completer::None);
     need("shellcheck");
     for (shell, check) in [
         (
@@ -267,18 +526,9 @@ fn scripts_pass_shellcheck_and_syntax_checks() {
             "c9aws init fish > s.fish && fish --no-execute s.fish",
         ),
     ] {
-        let o = Command::new("sh")
-            .args(["-c", check])
-            .current_dir(b.path())
-            .env(
-                "PATH",
-                format!(
-                    "{}:/usr/bin:/bin",
-                    Path::new(C9AWS).parent().unwrap().display()
-                ),
-            )
-            .output()
-            .unwrap();
+        need(shell);
+        let mut c = Command::new("sh");
+        let o = b.clean(&mut c).args(["-c", check]).output().unwrap();
         assert!(o.status.success(), "{shell}: {}", text(&o));
     }
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
