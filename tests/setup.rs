@@ -84,6 +84,10 @@ const TRICKY: &[&[u8]] = &[
     b"[default]\r\nregion = eu-west-1\r\n[services local]\r\ns3 =\r\n  endpoint_url = http://localhost:4566\r\n",
     b"[profile c9-fallback-not]\nregion = x\n[c9-fallback]\nregion = y\n",
     b"\n\n   \n",
+    // Not profile c9-fallback for the CLI: a header with spaces inside the
+    // brackets, and an indented header that continues the value above it.
+    b"[ profile  c9-fallback ]\nregion = z\n[profile a]\nregion = x\n  [profile c9-fallback]\n",
+    b"[default]\r\n# no final newline\r\nregion = eu-west-1",
 ];
 
 #[test]
@@ -173,6 +177,8 @@ fn a_new_config_file_is_private() {
         err(&o).contains("ec2:DescribeRouteTables"),
         "the role's policies are named"
     );
+    // IMDS is disabled here: the role could not be checked, and it says so.
+    assert!(err(&o).contains("Warning: IMDS is disabled"), "{}", err(&o));
 }
 
 #[test]
@@ -193,6 +199,23 @@ fn existing_profiles_and_access_keys() {
     assert!(err(&o).contains("\"nope\" is in neither"), "{}", err(&o));
     let o = h.setup(&["--use-profile", "default"]);
     assert_eq!(o.status.code(), Some(1));
+    let o = h.setup(&["--use-profile", "admin", "--region", "eu-west-1"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "an existing profile is not edited"
+    );
+    assert!(err(&o).contains("--region"), "{}", err(&o));
+    // A profile only in Cloud9's credentials file: recorded, with a warning.
+    let h2 = Home::new(None);
+    fs::write(
+        h2.path().join(".aws/credentials"),
+        format!("{CREDS}[mine]\naws_access_key_id = AKIAC9AWSMINE0000001\n"),
+    )
+    .unwrap();
+    let o = h2.setup(&["--use-profile", "mine"]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(err(&o).contains("Cloud9 rewrites"), "{}", err(&o));
 
     // Keys from stdin, never echoed.
     let mut child = h
@@ -217,6 +240,89 @@ fn existing_profiles_and_access_keys() {
     assert!(cfg.starts_with("[profile admin]\nregion = x\n"));
     assert!(cfg.contains("[profile keys]\n"));
     assert!(cfg.contains("aws_secret_access_key = setupSecretDoNotEcho000000000000000000000\n"));
+    // Keys make the file private, whatever its mode was.
+    assert_eq!(mode(&h.config()), 0o600);
+}
+
+#[test]
+fn a_section_the_cli_reads_as_that_profile_is_the_users() {
+    for cfg in [
+        "[profile c9-fallback] # mine\nregion = x\n",
+        "[profile \"c9-fallback\"]\nregion = x\n",
+        "[default]\n[profile   c9-fallback ]\nregion = x\n",
+    ] {
+        let h = Home::new(Some(cfg.as_bytes()));
+        let o = h.setup(&["--instance-role"]);
+        assert_eq!(o.status.code(), Some(1), "{cfg:?}");
+        assert!(err(&o).contains("--force"), "{}", err(&o));
+        assert_eq!(fs::read_to_string(h.config()).unwrap(), cfg);
+        assert!(!h.path().join(".config/c9aws/config").exists());
+    }
+}
+
+#[test]
+fn a_file_the_cli_cannot_read_is_not_edited() {
+    let cfg = "region = x\n[default]\n";
+    let h = Home::new(Some(cfg.as_bytes()));
+    let o = h.setup(&["--instance-role"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err(&o).contains("line 1"), "{}", err(&o));
+    assert_eq!(fs::read_to_string(h.config()).unwrap(), cfg);
+    assert!(h.backups().is_empty());
+}
+
+#[test]
+fn values_that_would_inject_lines_are_refused() {
+    let h = Home::new(Some(b"[default]\n"));
+    for args in [
+        vec!["--instance-role", "--region", "x\n[profile evil]"],
+        vec!["--instance-role", "--profile-name", "a]\n[b"],
+        vec!["--instance-role", "--profile-name", "two words"],
+        vec!["--use-profile", "a\nb"],
+    ] {
+        let o = h.setup(&args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert_eq!(fs::read_to_string(h.config()).unwrap(), "[default]\n");
+    }
+}
+
+#[test]
+fn config_files_named_by_the_environment_and_symlinks() {
+    let h = Home::new(None);
+    // AWS_CONFIG_FILE is a symlink to a dotfiles copy; C9AWS_CONFIG has other settings.
+    let real = h.path().join("dotfiles/aws-config");
+    fs::create_dir_all(real.parent().unwrap()).unwrap();
+    fs::write(&real, "[default]\nregion = x\n").unwrap();
+    let link = h.path().join("aws-config-link");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let c9 = h.path().join("dotfiles/c9aws.ini");
+    fs::write(
+        &c9,
+        "# mine\nnotice = never\n\n[service s3]\nroute = amtc\n",
+    )
+    .unwrap();
+    let c9_link = h.path().join("c9aws-link");
+    std::os::unix::fs::symlink(&c9, &c9_link).unwrap();
+    let o = h
+        .cmd(C9AWS, &["setup", "--instance-role"])
+        .env("AWS_CONFIG_FILE", &link)
+        .env("C9AWS_CONFIG", &c9_link)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    for l in [&link, &c9_link] {
+        let t = fs::symlink_metadata(l).unwrap().file_type();
+        assert!(t.is_symlink(), "{} is still a link", l.display());
+    }
+    assert_eq!(
+        fs::read_to_string(&real).unwrap(),
+        format!("[default]\nregion = x\n\n{}", section("\n"))
+    );
+    assert_eq!(
+        fs::read_to_string(&c9).unwrap(),
+        "fallback_profile = c9-fallback\n# mine\nnotice = never\n\n[service s3]\nroute = amtc\n"
+    );
+    assert!(!h.config().exists(), "~/.aws/config was not the file named");
 }
 
 #[test]
@@ -242,6 +348,7 @@ fn the_credentials_file_is_never_opened_for_writing() {
         vec!["--instance-role"],
         vec!["--instance-role", "--force", "--region", "x"],
         vec!["--use-profile", "admin"],
+        vec!["--access-keys", "--profile-name", "keys"],
     ]
     .into_iter()
     .enumerate()
@@ -259,7 +366,20 @@ fn the_credentials_file_is_never_opened_for_writing() {
             "setup",
         ];
         a.extend(args.iter().copied());
-        let o = h.cmd("strace", &a).output().unwrap();
+        let mut child = h
+            .cmd("strace", &a)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Read only by --access-keys.
+        let _ = child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"AKIAC9AWSSETUPTEST01\nsetupSecretDoNotEcho000000000000000000000\n");
+        let o = child.wait_with_output().unwrap();
         assert!(o.status.success(), "case {n}: {}", err(&o));
         let trace = fs::read_to_string(&log).unwrap();
         assert!(

@@ -42,7 +42,8 @@ pub fn run(env: &EnvMap, args: Args) -> i32 {
     }
 }
 
-fn fetch(env: &EnvMap, role: Option<&str>) -> Result<String, String> {
+/// The credential_process JSON (secrets included: for stdout only).
+pub(crate) fn fetch(env: &EnvMap, role: Option<&str>) -> Result<String, String> {
     if imds::disabled(env) {
         return Err(
             "IMDS is disabled (AWS_EC2_METADATA_DISABLED=true); no instance role credentials"
@@ -105,12 +106,27 @@ fn fetch(env: &EnvMap, role: Option<&str>) -> Result<String, String> {
     Ok(v.to_string())
 }
 
+/// One line on why there are no credentials: no role attached (IMDS lists
+/// none), IMDS out of reach (not EC2, or blocked), or whatever else IMDS said.
 fn no_role_message(ep: &str, detail: &str) -> String {
-    format!(
-        "no instance role credentials from IMDS at {ep}: {detail}. Attach an instance profile (IAM role) \
-         to this EC2 instance (EC2 console: Actions → Security → Modify IAM role), or choose another \
-         fallback with `c9aws setup`"
-    )
+    if detail.contains("received 404") {
+        format!(
+            "no instance role credentials: no IAM role is attached to this instance (IMDS at {ep} \
+             lists none). Attach an instance profile (EC2 console: Actions → Security → Modify IAM \
+             role), or choose another fallback with `c9aws setup`"
+        )
+    } else if detail.contains("could not communicate with IMDS")
+        || detail.contains("dispatch failure")
+        || detail.contains("timeout")
+        || detail.contains("timed out")
+    {
+        format!(
+            "no instance role credentials: cannot reach IMDS at {ep} ({detail}); is this an EC2 \
+             instance? Off EC2, choose another fallback with `c9aws setup`"
+        )
+    } else {
+        format!("no instance role credentials from IMDS at {ep}: {detail}")
+    }
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -190,7 +206,7 @@ mod tests {
     fn no_role_attached_is_a_clear_error_without_secrets() {
         let srv = fake::imds(&[("instance-id", "i-0123")]);
         let err = fetch(&env_for(&srv.url()), None).unwrap_err();
-        assert!(err.contains("no instance role credentials"), "{err}");
+        assert!(err.contains("no IAM role is attached"), "{err}");
         assert!(err.contains("Attach an instance profile"), "{err}");
     }
 

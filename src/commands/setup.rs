@@ -93,12 +93,25 @@ fn setup(env: &EnvMap, args: &Args) -> Result<(), String> {
                 .into(),
         );
     }
-    if name.is_empty()
-        || name
-            .chars()
-            .any(|c| c.is_whitespace() || "[]#;".contains(c))
-    {
-        return Err(format!("{name:?} is not a usable profile name"));
+    let existing_name = matches!(kind, Kind::Existing(_));
+    if let Some(why) = unusable_name(&name, existing_name) {
+        return Err(format!("{name:?} is not a usable profile name: {why}"));
+    }
+    if let Some(r) = &args.region {
+        if r.is_empty()
+            || !r
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(format!("{r:?} is not a region name (like eu-west-1)"));
+        }
+    }
+    if args.region.is_some() && matches!(kind, Kind::Existing(_) | Kind::Sso) {
+        return Err(
+            "--region is written only with --instance-role or --access-keys (an existing profile \
+             is not edited; `aws configure sso` asks for its own region)"
+                .into(),
+        );
     }
     let files = aws_files::shared_files(env);
     match kind {
@@ -109,6 +122,13 @@ fn setup(env: &EnvMap, args: &Args) -> Result<(), String> {
                     "profile {p:?} is in neither {} nor {}",
                     files.config.path, files.credentials.path
                 ));
+            }
+            if prof.config.is_empty() && files.credentials.cloud9_header {
+                eprintln!(
+                    "Warning: profile {p} is only in {}, which Cloud9 rewrites (it may drop the \
+                     profile); a profile in {} is safe.",
+                    files.credentials.path, files.config.path
+                );
             }
         }
         Kind::InstanceRole => {
@@ -123,7 +143,12 @@ fn setup(env: &EnvMap, args: &Args) -> Result<(), String> {
                 shell_quote(&exe)
             )];
             body.extend(args.region.iter().map(|r| format!("region = {r}")));
-            write_profile(env, &files.config.path, &name, &body, args.force)?;
+            write_profile(env, &files.config.path, &name, &body, args.force, false)?;
+            // Only whether IMDS hands out role credentials; they are never shown.
+            match crate::commands::credential_process::fetch(env, None) {
+                Ok(_) => eprintln!("IMDS hands out this instance's role credentials."),
+                Err(e) => eprintln!("Warning: {e}"),
+            }
             eprintln!(
                 "The instance role needs, for c9aws's route checks: ec2:DescribeRouteTables, \
                  ec2:DescribeVpcEndpoints, ec2:DescribePrefixLists; and whatever your own refused \
@@ -136,6 +161,7 @@ fn setup(env: &EnvMap, args: &Args) -> Result<(), String> {
             if !interactive {
                 return Err("--sso needs a terminal: `aws configure sso` asks questions and opens a browser sign-in".into());
             }
+            sso_name_free(&files.config.path, &name, args.force)?;
             let aws = aws_cli::locate(env, None).map_err(|e| e.message().to_string())?;
             eprintln!("Running `aws configure sso --profile {name}` …");
             let st = std::process::Command::new(&aws)
@@ -156,20 +182,20 @@ fn setup(env: &EnvMap, args: &Args) -> Result<(), String> {
                  They go into {} (mode 0600), never into ~/.aws/credentials, which Cloud9 rewrites.",
                 files.config.path
             );
-            let id = read_secret("AWS Access Key ID: ", false)?;
-            let secret = read_secret("AWS Secret Access Key: ", true)?;
+            let id = read_secret("AWS Access Key ID (not echoed): ")?;
+            let secret = read_secret("AWS Secret Access Key (not echoed): ")?;
             if !id.chars().all(|c| c.is_ascii_alphanumeric()) || id.len() < 16 {
                 return Err("that does not look like an access key id (AKIA…)".into());
             }
-            if secret.is_empty() {
-                return Err("no secret access key given".into());
+            if secret.is_empty() || secret.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err("no usable secret access key given (empty, or with spaces)".into());
             }
             let mut body = vec![
                 format!("aws_access_key_id = {id}"),
                 format!("aws_secret_access_key = {secret}"),
             ];
             body.extend(args.region.iter().map(|r| format!("region = {r}")));
-            write_profile(env, &files.config.path, &name, &body, args.force)?;
+            write_profile(env, &files.config.path, &name, &body, args.force, true)?;
         }
     }
     write_c9aws_config(env, &name)
@@ -226,44 +252,111 @@ fn read_line() -> Result<String, String> {
     Ok(s.trim_end_matches(['\r', '\n']).to_string())
 }
 
-/// One line from the terminal (without echo when `hidden`) or from stdin.
-fn read_secret(prompt: &str, hidden: bool) -> Result<String, String> {
+/// Why `name` cannot be c9aws's fallback, if it cannot. A profile c9aws
+/// creates gets a plain name (it goes into a `[profile NAME]` header); an
+/// existing one only has to survive c9aws's own config file (rust-ini).
+fn unusable_name(name: &str, existing: bool) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("empty")
+    } else if existing {
+        (name.trim() != name
+            || name
+                .chars()
+                .any(|c| c.is_control() || "#;\"'\\".contains(c)))
+        .then_some("c9aws's config cannot hold it (spaces at the ends, control characters, # ; quotes or \\)")
+    } else {
+        (!name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@+".contains(c)))
+        .then_some("use letters, digits and - _ . @ +")
+    }
+}
+
+/// `aws configure sso` edits the config file itself: it must not take over a
+/// profile of the user's (or c9aws's) by accident.
+fn sso_name_free(path: &str, name: &str, force: bool) -> Result<(), String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(format!("cannot read {path}: {e}")),
+    };
+    match config_edit::existing(&text, name) {
+        Ok(config_edit::Existing::Absent) => Ok(()),
+        Ok(_) if force => Ok(()),
+        Ok(config_edit::Existing::Ours) => Err(format!(
+            "{path}: profile {name} exists (written by c9aws setup); `aws configure sso` would mix \
+             its settings in: choose another --profile-name, or --force"
+        )),
+        Ok(config_edit::Existing::Foreign { line }) => Err(format!(
+            "{path}: line {line} already defines profile {name}; choose another --profile-name, \
+             or --force to let `aws configure sso` update it"
+        )),
+        Err(e) => Err(format!("{path}: {e}")),
+    }
+}
+
+/// The terminal's attributes from before echo was turned off, for the SIGINT handler.
+static SAVED_TERMIOS: std::sync::OnceLock<libc::termios> = std::sync::OnceLock::new();
+
+extern "C" fn restore_and_exit(_: libc::c_int) {
+    // Why: Ctrl-C at a hidden prompt must not leave the terminal without echo.
+    // tcsetattr and _exit are async-signal-safe; the OnceLock is set before
+    // the handler is installed.
+    if let Some(t) = SAVED_TERMIOS.get() {
+        // SAFETY: restores attributes read by tcgetattr on fd 0.
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, t) };
+    }
+    // SAFETY: _exit ends the process without running anything else.
+    unsafe { libc::_exit(130) };
+}
+
+/// One line from the terminal without echo, or from stdin when it is not a
+/// terminal. Never from argv, never shown.
+fn read_secret(prompt: &str) -> Result<String, String> {
     if !tty(0) {
         return read_line().map(|s| s.trim().to_string());
     }
     eprint!("{prompt}");
     let _ = std::io::stderr().flush();
-    // SAFETY: termios calls on fd 0 with a zeroed struct filled by tcgetattr.
+    // SAFETY: termios calls on fd 0 with a zeroed struct filled by tcgetattr;
+    // the handler only restores what was read here.
     let saved = unsafe {
         let mut t: libc::termios = std::mem::zeroed();
-        if hidden && libc::tcgetattr(0, &mut t) == 0 {
-            let old = t;
+        if libc::tcgetattr(0, &mut t) == 0 {
+            let old = *SAVED_TERMIOS.get_or_init(|| t);
+            let handler = restore_and_exit as extern "C" fn(libc::c_int);
+            let prev = libc::signal(libc::SIGINT, handler as libc::sighandler_t);
             t.c_lflag &= !libc::ECHO;
             libc::tcsetattr(0, libc::TCSANOW, &t);
-            Some(old)
+            Some((old, prev))
         } else {
             None
         }
     };
     let line = read_line();
-    if let Some(old) = saved {
-        // SAFETY: restores the attributes read above.
-        unsafe { libc::tcsetattr(0, libc::TCSANOW, &old) };
+    if let Some((old, prev)) = saved {
+        // SAFETY: restores the attributes and the SIGINT disposition from above.
+        unsafe {
+            libc::tcsetattr(0, libc::TCSANOW, &old);
+            libc::signal(libc::SIGINT, prev);
+        }
         eprintln!();
     }
     line.map(|s| s.trim().to_string())
 }
 
 /// Sets c9aws's section in the AWS config file, with a backup of the file as
-/// it was; says what happened.
+/// it was; says what happened. `secret`: the section holds keys, so the file
+/// is made 0600 whatever its mode was.
 fn write_profile(
     env: &EnvMap,
     path: &str,
     name: &str,
     body: &[String],
     force: bool,
+    secret: bool,
 ) -> Result<(), String> {
-    let path = PathBuf::from(path);
+    let path = follow_symlink(PathBuf::from(path))?;
     let old = match std::fs::read(&path) {
         Ok(b) => Some(b),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -275,22 +368,26 @@ fn write_profile(
         None => String::new(),
     };
     let new_text = config_edit::set_profile(&old_text, name, body, force).map_err(|e| {
-        format!(
-            "{}: {e}; choose another --profile-name, or --force to replace it",
-            path.display()
-        )
+        let hint = match e {
+            config_edit::EditError::Foreign { .. } => {
+                "; choose another --profile-name, or --force to replace it"
+            }
+            _ => "",
+        };
+        format!("{}: {e}{hint}", path.display())
     })?;
-    if old.is_some() && new_text == old_text {
+    let mode = match std::fs::metadata(&path) {
+        Ok(m) => m.permissions().mode() & 0o7777,
+        Err(_) => 0o600,
+    };
+    let new_mode = if secret { mode & 0o7700 } else { mode };
+    if old.is_some() && new_text == old_text && new_mode == mode {
         eprintln!(
             "{}: profile {name} is already set up; nothing changed",
             path.display()
         );
         return Ok(());
     }
-    let mode = match std::fs::metadata(&path) {
-        Ok(m) => m.permissions().mode() & 0o777,
-        Err(_) => 0o600,
-    };
     if let Some(b) = &old {
         let backup = backup_path(&path);
         write_atomic(&backup, b)
@@ -304,10 +401,27 @@ fn write_profile(
     environment::debug(env, || {
         format!("setup: writing profile {name} into {}", path.display())
     });
-    write_atomic_mode(&path, new_text.as_bytes(), mode)
+    write_atomic_mode(&path, new_text.as_bytes(), new_mode)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    if new_mode != mode {
+        eprintln!(
+            "{}: mode {mode:o} → {new_mode:o}, as it now holds access keys",
+            path.display()
+        );
+    }
     eprintln!("{}: profile {name} written", path.display());
     Ok(())
+}
+
+/// Why: a file that is a symlink (dotfiles) is edited where it points;
+/// renaming over the link would replace it with a plain file.
+fn follow_symlink(path: PathBuf) -> Result<PathBuf, String> {
+    if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+        std::fs::canonicalize(&path)
+            .map_err(|e| format!("cannot follow the symlink {}: {e}", path.display()))
+    } else {
+        Ok(path)
+    }
 }
 
 fn backup_path(path: &Path) -> PathBuf {
@@ -330,6 +444,7 @@ fn backup_path(path: &Path) -> PathBuf {
 
 fn write_c9aws_config(env: &EnvMap, name: &str) -> Result<(), String> {
     let path = settings::config_path(env).ok_or("no place for c9aws's config (HOME unset)")?;
+    let path = follow_symlink(path)?;
     let old = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),

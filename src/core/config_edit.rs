@@ -3,10 +3,21 @@
 //! the file (comments, spacing, order, other sections, line endings) stays as
 //! it was. Pure: text in, text out.
 //!
-//! Sections are found as the CLI's configparser finds them: a line whose
-//! stripped form is `[NAME]`; `[profile  x ]` names profile `x` (botocore splits
-//! the header on whitespace). c9aws's section is marked by [`MARKER`] so that a
-//! section of the user's is never overwritten by accident.
+//! Lines are classified as the CLI's configparser reads them
+//! (src/core/configparse.rs): full-line `#`/`;` comments, a header is a
+//! stripped line `[…]` up to its last `]` (so `[profile x] ; note` is one),
+//! and an indented line after a setting is a continuation of its value, never
+//! a header. A header names profile NAME as botocore's `build_profile_map`
+//! reads it: `[default]`, or a name starting with `profile` that shlex-splits
+//! into exactly two words (`[profile  x]`, `[profile "x"]`); `[ profile x ]`
+//! and `[x]` are other sections. c9aws's section is marked by [`MARKER`] so
+//! that a section of the user's is never overwritten by accident. Every edit
+//! is checked by parsing the result as the CLI would: a file the CLI cannot
+//! read is never edited, and an edit that would not give the profile exactly
+//! the settings written is refused.
+
+use crate::core::configparse;
+use crate::core::shlex;
 
 /// The comment line that marks a section as written by `c9aws setup`.
 pub const MARKER: &str = "# managed by c9aws setup (rerun `c9aws setup` to change it)";
@@ -17,6 +28,11 @@ pub enum EditError {
     Foreign { line: usize },
     /// Several sections name this profile; which one the CLI uses is unclear.
     Duplicate { lines: Vec<usize> },
+    /// The CLI itself cannot read the file (its parser's error, 1-based line).
+    Unreadable { line: usize, message: String },
+    /// The edited text would not give the profile the settings written (a
+    /// safety net: the file is left as it was).
+    Unverified,
 }
 
 impl std::fmt::Display for EditError {
@@ -35,16 +51,37 @@ impl std::fmt::Display for EditError {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+            EditError::Unreadable { line, message } => write!(
+                f,
+                "line {line}: {message}; the AWS CLI cannot read this file either, fix it first"
+            ),
+            EditError::Unverified => write!(
+                f,
+                "the edited file would not read back as written (please report this); left unchanged"
+            ),
         }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What the config file holds for a profile name.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Existing {
+    Absent,
+    /// A section written by c9aws (marked).
+    Ours,
+    /// A section of the user's (1-based line of its header).
+    Foreign {
+        line: usize,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Kind {
     Blank,
     Comment,
-    Header,
-    Other,
+    Header(String),
+    Setting,
+    Continuation,
 }
 
 struct Line<'a> {
@@ -54,19 +91,40 @@ struct Line<'a> {
     kind: Kind,
 }
 
+/// `\[(?P<header>.+)\]` matched at the start of the stripped line.
+fn section_header(stripped: &str) -> Option<&str> {
+    let rest = stripped.strip_prefix('[')?;
+    let end = rest.rfind(']')?;
+    Some(&rest[..end]).filter(|h| !h.is_empty())
+}
+
+/// configparser's line states (`_read`), enough to tell headers, settings and
+/// continuation lines apart. Lines end at `\n` (a `\r` before it is whitespace).
 fn lines(text: &str) -> Vec<Line<'_>> {
     let mut out = Vec::new();
     let mut start = 0;
+    let mut in_section = false;
+    let mut in_setting = false;
+    let mut indent_level = 0usize;
     for l in text.split_inclusive('\n') {
         let t = l.trim();
-        let kind = if t.is_empty() {
-            Kind::Blank
-        } else if t.starts_with('#') || t.starts_with(';') {
+        let indent = l.chars().take_while(|c| c.is_whitespace()).count();
+        let kind = if t.starts_with('#') || t.starts_with(';') {
             Kind::Comment
-        } else if t.starts_with('[') && t.len() > 2 && t.ends_with(']') {
-            Kind::Header
+        } else if t.is_empty() {
+            Kind::Blank
+        } else if in_section && in_setting && indent > indent_level {
+            Kind::Continuation
         } else {
-            Kind::Other
+            indent_level = indent;
+            if let Some(h) = section_header(t) {
+                in_section = true;
+                in_setting = false;
+                Kind::Header(h.to_string())
+            } else {
+                in_setting = in_section && t.contains(['=', ':']);
+                Kind::Setting
+            }
         };
         out.push(Line {
             start,
@@ -79,15 +137,13 @@ fn lines(text: &str) -> Vec<Line<'_>> {
     out
 }
 
-/// Is this header line the config-file section of profile `name`?
+/// Does the section named `header` hold profile `name` for botocore?
 fn names_profile(header: &str, name: &str) -> bool {
-    let t = header.trim();
-    let inner = &t[1..t.len() - 1];
-    let words: Vec<&str> = inner.split_whitespace().collect();
-    if name == "default" {
-        return inner == "default" || words == ["profile", "default"];
+    if header.starts_with("profile") {
+        matches!(shlex::split(header).as_deref(), Ok([_, n]) if n == name)
+    } else {
+        header == "default" && name == "default"
     }
-    words == ["profile", name]
 }
 
 fn newline(text: &str) -> &'static str {
@@ -96,6 +152,70 @@ fn newline(text: &str) -> &'static str {
     } else {
         "\n"
     }
+}
+
+/// The section of profile `name`: (header line index, last line index of its
+/// settings or marker, marked as c9aws's).
+struct Found {
+    header: usize,
+    last: usize,
+    ours: bool,
+}
+
+fn find(ls: &[Line<'_>], name: &str) -> Result<Option<Found>, EditError> {
+    let headers: Vec<usize> = ls
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| matches!(&l.kind, Kind::Header(h) if names_profile(h, name)))
+        .map(|(i, _)| i)
+        .collect();
+    let i = match headers.as_slice() {
+        [] => return Ok(None),
+        [i] => *i,
+        many => {
+            return Err(EditError::Duplicate {
+                lines: many.iter().map(|i| i + 1).collect(),
+            })
+        }
+    };
+    let mut last = i;
+    let mut ours = false;
+    for (j, l) in ls.iter().enumerate().skip(i + 1) {
+        match l.kind {
+            Kind::Header(_) => break,
+            Kind::Setting | Kind::Continuation => last = j,
+            Kind::Comment if l.text.trim() == MARKER => {
+                ours = true;
+                last = last.max(j);
+            }
+            _ => {}
+        }
+    }
+    Ok(Some(Found {
+        header: i,
+        last,
+        ours,
+    }))
+}
+
+fn readable(text: &str) -> Result<(), EditError> {
+    configparse::parse(text)
+        .map(|_| ())
+        .map_err(|e| EditError::Unreadable {
+            line: e.line,
+            message: e.message,
+        })
+}
+
+/// What `text` holds for profile `name` (for `aws configure sso`, which
+/// edits the file itself).
+pub fn existing(text: &str, name: &str) -> Result<Existing, EditError> {
+    readable(text)?;
+    Ok(match find(&lines(text), name)? {
+        None => Existing::Absent,
+        Some(f) if f.ours => Existing::Ours,
+        Some(f) => Existing::Foreign { line: f.header + 1 },
+    })
 }
 
 /// `text` with profile `name`'s section set to `body` (`key = value` lines),
@@ -109,6 +229,7 @@ pub fn set_profile(
     body: &[String],
     force: bool,
 ) -> Result<String, EditError> {
+    readable(text)?;
     let nl = newline(text);
     let mut section = format!("[profile {name}]{nl}{MARKER}{nl}");
     for b in body {
@@ -116,14 +237,8 @@ pub fn set_profile(
         section.push_str(nl);
     }
     let ls = lines(text);
-    let found: Vec<usize> = ls
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| l.kind == Kind::Header && names_profile(l.text, name))
-        .map(|(i, _)| i)
-        .collect();
-    match found.as_slice() {
-        [] => {
+    let out = match find(&ls, name)? {
+        None => {
             let mut out = text.to_string();
             if !out.is_empty() {
                 if !out.ends_with('\n') {
@@ -134,27 +249,13 @@ pub fn set_profile(
                 }
             }
             out.push_str(&section);
-            Ok(out)
+            out
         }
-        [i] => {
-            let i = *i;
-            let mut last = i;
-            let mut ours = false;
-            for (j, l) in ls.iter().enumerate().skip(i + 1) {
-                match l.kind {
-                    Kind::Header => break,
-                    Kind::Other => last = j,
-                    Kind::Comment if l.text.trim() == MARKER => {
-                        ours = true;
-                        last = last.max(j);
-                    }
-                    _ => {}
-                }
+        Some(f) => {
+            if !f.ours && !force {
+                return Err(EditError::Foreign { line: f.header + 1 });
             }
-            if !ours && !force {
-                return Err(EditError::Foreign { line: i + 1 });
-            }
-            let (start, end) = (ls[i].start, ls[last].end);
+            let (start, end) = (ls[f.header].start, ls[f.last].end);
             let mut out = String::with_capacity(text.len() + section.len());
             out.push_str(&text[..start]);
             out.push_str(&section);
@@ -164,41 +265,68 @@ pub fn set_profile(
                 out.truncate(out.len() - nl.len());
             }
             out.push_str(rest);
-            Ok(out)
+            out
         }
-        many => Err(EditError::Duplicate {
-            lines: many.iter().map(|i| i + 1).collect(),
-        }),
+    };
+    verify(&out, name, body)?;
+    Ok(out)
+}
+
+/// Does `text` read back, as the CLI reads it, with profile `name` set to
+/// every `key = value` of `body`?
+fn verify(text: &str, name: &str, body: &[String]) -> Result<(), EditError> {
+    let ini = configparse::parse(text).map_err(|_| EditError::Unverified)?;
+    let section = ini
+        .sections
+        .iter()
+        .rev()
+        .find(|s| names_profile(&s.name, name))
+        .ok_or(EditError::Unverified)?;
+    for b in body {
+        let (k, v) = b.split_once('=').ok_or(EditError::Unverified)?;
+        if section.get(&k.trim().to_lowercase()) != Some(v.trim()) {
+            return Err(EditError::Unverified);
+        }
     }
+    Ok(())
 }
 
 /// `text` (an INI file read by rust-ini) with top-level `key = value`: the
-/// first top-level line setting `key` is replaced; otherwise the line is put
-/// first in the file. Other lines are kept byte for byte.
+/// last top-level line setting `key` (the one rust-ini's reader keeps) is
+/// replaced; otherwise the line is put first in the file. Other lines are kept
+/// byte for byte.
 pub fn set_top_key(text: &str, key: &str, value: &str) -> String {
     let nl = newline(text);
     let line = format!("{key} = {value}{nl}");
-    for l in lines(text) {
-        if l.kind == Kind::Header {
+    let mut hit: Option<(usize, usize, bool)> = None;
+    let mut start = 0;
+    for l in text.split_inclusive('\n') {
+        let (s, t) = (start, l.trim());
+        start += l.len();
+        if t.starts_with('[') {
             break;
         }
-        if l.kind == Kind::Other {
-            let k = l.text.split(['=', ':']).next().unwrap_or("").trim();
-            if k == key {
-                let keep_nl = l.text.ends_with('\n');
-                let mut out = String::new();
-                out.push_str(&text[..l.start]);
-                out.push_str(if keep_nl {
-                    &line
-                } else {
-                    line.trim_end_matches(['\r', '\n'])
-                });
-                out.push_str(&text[l.end..]);
-                return out;
-            }
+        if t.is_empty() || t.starts_with('#') || t.starts_with(';') {
+            continue;
+        }
+        if t.split(['=', ':']).next().unwrap_or("").trim() == key {
+            hit = Some((s, start, l.ends_with('\n')));
         }
     }
-    format!("{line}{text}")
+    match hit {
+        Some((s, e, keep_nl)) => {
+            let mut out = String::with_capacity(text.len() + line.len());
+            out.push_str(&text[..s]);
+            out.push_str(if keep_nl {
+                &line
+            } else {
+                line.trim_end_matches(['\r', '\n'])
+            });
+            out.push_str(&text[e..]);
+            out
+        }
+        None => format!("{line}{text}"),
+    }
 }
 
 /// A value for `credential_process`, which botocore splits like a POSIX shell.
@@ -227,6 +355,29 @@ mod tests {
     }
 
     #[test]
+    fn headers_name_profiles_as_botocore_reads_them() {
+        for (header, name, want) in [
+            ("profile c9-fallback", "c9-fallback", true),
+            ("profile   c9-fallback ", "c9-fallback", true),
+            ("profile \"c9-fallback\"", "c9-fallback", true),
+            ("profile 'c9-fallback'", "c9-fallback", true),
+            // botocore only checks the prefix, then shlex-splits.
+            ("profilex c9-fallback", "c9-fallback", true),
+            (" profile c9-fallback", "c9-fallback", false),
+            ("c9-fallback", "c9-fallback", false),
+            ("profile c9-fallback extra", "c9-fallback", false),
+            ("profile \"c9-fallback", "c9-fallback", false),
+            ("sso-session c9-fallback", "c9-fallback", false),
+            ("services c9-fallback", "c9-fallback", false),
+            ("default", "default", true),
+            ("profile default", "default", true),
+            ("default", "c9-fallback", false),
+        ] {
+            assert_eq!(names_profile(header, name), want, "[{header}] {name}");
+        }
+    }
+
+    #[test]
     fn appends_keeping_every_byte_before() {
         for (before, sep) in [
             ("", ""),
@@ -234,6 +385,13 @@ mod tests {
             ("[default]\nregion = x", "\n\n"),
             ("[default]\nregion = x\n\n", ""),
             ("# only a comment\n", "\n"),
+            // Not profile c9-fallback for the CLI.
+            ("[c9-fallback]\nregion = x\n", "\n"),
+            ("[ profile c9-fallback ]\nregion = x\n", "\n"),
+            ("[profile c9-fallback-not]\nregion = x\n", "\n"),
+            ("[sso-session c9-fallback]\nsso_region = us-east-1\n[services c9-fallback]\ns3 =\n  endpoint_url = http://x\n", "\n"),
+            // An indented header after a setting continues its value.
+            ("[profile a]\nregion = x\n  [profile c9-fallback]\n", "\n"),
         ] {
             let out = set_profile(before, "c9-fallback", &body(), false).unwrap();
             assert_eq!(out, format!("{before}{sep}{}", ours("\n")), "{before:?}");
@@ -246,12 +404,16 @@ mod tests {
         let crlf = "[default]\r\nregion = x\r\n";
         let out = set_profile(crlf, "c9-fallback", &body(), false).unwrap();
         assert_eq!(out, format!("{crlf}\r\n{}", ours("\r\n")));
+        assert_eq!(
+            set_profile(&out, "c9-fallback", &body(), false).unwrap(),
+            out
+        );
     }
 
     #[test]
     fn replaces_its_own_section_only() {
-        let before = "; head\n[ profile   c9-fallback ]\n# managed by c9aws setup (rerun `c9aws setup` to change it)\nregion = old\n  continued\n\n# about work\n[profile work]\nregion=y";
-        let out = set_profile(before, "c9-fallback", &body(), false).unwrap();
+        let before = format!("; head\n[profile   c9-fallback ] ; ours\n{MARKER}\nregion = old\n  continued\n\n# about work\n[profile work]\nregion=y");
+        let out = set_profile(&before, "c9-fallback", &body(), false).unwrap();
         assert_eq!(
             out,
             format!(
@@ -260,11 +422,22 @@ mod tests {
             )
         );
         // At the end of a file without a final newline.
-        let before = "[default]\n\n[profile c9-fallback]\n# managed by c9aws setup (rerun `c9aws setup` to change it)\nregion = old";
-        let out = set_profile(before, "c9-fallback", &body(), false).unwrap();
+        let before = format!("[default]\n\n[profile c9-fallback]\n{MARKER}\nregion = old");
+        let out = set_profile(&before, "c9-fallback", &body(), false).unwrap();
         assert_eq!(
             out,
             format!("[default]\n\n{}", ours("\n").trim_end_matches('\n'))
+        );
+        // CRLF, with a region added.
+        let before = format!(
+            "[default]\r\n[profile c9-fallback]\r\n{MARKER}\r\nregion = a\r\n[profile z]\r\n"
+        );
+        let mut b = body();
+        b.push("region = b".into());
+        let out = set_profile(&before, "c9-fallback", &b, false).unwrap();
+        assert_eq!(
+            out,
+            format!("[default]\r\n{}region = b\r\n[profile z]\r\n", ours("\r\n"))
         );
     }
 
@@ -277,12 +450,31 @@ mod tests {
         );
         let out = set_profile(before, "c9-fallback", &body(), true).unwrap();
         assert_eq!(out, format!("{}[profile other]\n", ours("\n")));
-        // `[c9-fallback]` is not a profile in the config file: left alone.
-        let before = "[c9-fallback]\nregion = x\n";
-        assert!(set_profile(before, "c9-fallback", &body(), false)
-            .unwrap()
-            .starts_with(before));
-        // Two sections for one profile: refuse.
+        // Headers the CLI reads as this profile, however they are spelt.
+        for before in [
+            "[profile c9-fallback] # mine\nregion = x\n",
+            "[profile \"c9-fallback\"]\nregion = x\n",
+            "[default]\n[profile  c9-fallback  ]\n",
+        ] {
+            assert!(
+                matches!(
+                    set_profile(before, "c9-fallback", &body(), false),
+                    Err(EditError::Foreign { .. })
+                ),
+                "{before:?}"
+            );
+            assert_eq!(
+                existing(before, "c9-fallback"),
+                Ok(Existing::Foreign {
+                    line: before
+                        .lines()
+                        .position(|l| l.contains("c9-fallback"))
+                        .unwrap()
+                        + 1
+                })
+            );
+        }
+        // Two sections for one profile: refuse, even forced.
         let before = "[profile c9-fallback]\n[profile  c9-fallback]\n";
         assert_eq!(
             set_profile(before, "c9-fallback", &body(), true),
@@ -291,48 +483,78 @@ mod tests {
     }
 
     #[test]
-    fn sso_sessions_and_services_sections_are_other_sections() {
-        let before = "[sso-session c9-fallback]\nsso_region = us-east-1\n[services c9-fallback]\ns3 =\n  endpoint_url = http://x\n";
-        let out = set_profile(before, "c9-fallback", &body(), false).unwrap();
-        assert!(out.starts_with(before));
+    fn a_file_the_cli_cannot_read_is_left_alone() {
+        for (before, line) in [
+            ("region = x\n[default]\n", 1),
+            ("[a]\nk = 1\n[a]\n", 3),
+            ("[a]\nk = 1\nk = 2\n", 3),
+            ("[a]\nnot a setting\n", 2),
+        ] {
+            match set_profile(before, "c9-fallback", &body(), false) {
+                Err(EditError::Unreadable { line: l, .. }) => assert_eq!(l, line, "{before:?}"),
+                other => panic!("{before:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn what_exists() {
+        assert_eq!(existing("", "x"), Ok(Existing::Absent));
+        assert_eq!(existing("[x]\n", "x"), Ok(Existing::Absent));
+        let out = set_profile("", "x", &body(), false).unwrap();
+        assert_eq!(existing(&out, "x"), Ok(Existing::Ours));
+        assert_eq!(
+            existing("[profile x]\n", "x"),
+            Ok(Existing::Foreign { line: 1 })
+        );
     }
 
     #[test]
     fn top_level_keys() {
-        assert_eq!(
-            set_top_key("", "fallback_profile", "a"),
-            "fallback_profile = a\n"
-        );
-        assert_eq!(
-            set_top_key(
+        for (before, want) in [
+            ("", "fallback_profile = a\n"),
+            (
                 "# c\nnotice = never\n[service s3]\nroute = amtc\n",
-                "fallback_profile",
-                "a"
+                "fallback_profile = a\n# c\nnotice = never\n[service s3]\nroute = amtc\n",
             ),
-            "fallback_profile = a\n# c\nnotice = never\n[service s3]\nroute = amtc\n"
-        );
-        assert_eq!(
-            set_top_key(
+            (
                 "notice=never\nfallback_profile=old\n",
-                "fallback_profile",
-                "a"
+                "notice=never\nfallback_profile = a\n",
             ),
-            "notice=never\nfallback_profile = a\n"
-        );
-        assert_eq!(
-            set_top_key("fallback_profile=old", "fallback_profile", "a"),
-            "fallback_profile = a"
-        );
-        // A key inside a section is not the top-level one.
-        assert_eq!(
-            set_top_key("[x]\nfallback_profile = z\n", "fallback_profile", "a"),
-            "fallback_profile = a\n[x]\nfallback_profile = z\n"
-        );
+            ("fallback_profile=old", "fallback_profile = a"),
+            ("fallback_profile : old\r\n", "fallback_profile = a\r\n"),
+            // rust-ini keeps the last of two: that one changes.
+            (
+                "fallback_profile = x\nfallback_profile = y\n",
+                "fallback_profile = x\nfallback_profile = a\n",
+            ),
+            // A key inside a section is not the top-level one.
+            (
+                "[x]\nfallback_profile = z\n",
+                "fallback_profile = a\n[x]\nfallback_profile = z\n",
+            ),
+        ] {
+            assert_eq!(
+                set_top_key(before, "fallback_profile", "a"),
+                want,
+                "{before:?}"
+            );
+        }
     }
 
     #[test]
     fn quoting_for_credential_process() {
         assert_eq!(shell_quote("/usr/bin/c9aws"), "/usr/bin/c9aws");
         assert_eq!(shell_quote("/my dir/it's"), r"'/my dir/it'\''s'");
+        assert_eq!(
+            shlex::split(&format!(
+                "{} credential-process",
+                shell_quote("/my dir/it's")
+            )),
+            Ok(vec![
+                "/my dir/it's".to_string(),
+                "credential-process".to_string()
+            ])
+        );
     }
 }
