@@ -66,6 +66,10 @@ fn globals() -> impl Strategy<Value = Vec<Vec<String>>> {
                 .prop_map(|o| vec![format!("--output={o}")]),
             Just(vec!["--debug".to_string()]),
             Just(vec!["--no-paginate".to_string()]),
+            Just(vec!["--no-verify-ssl".to_string()]),
+            "[a-z]{1,8}"
+                .prop_map(|h| vec!["--endpoint-url".into(), format!("https://{h}.example")]),
+            "[1-9][0-9]{0,2}".prop_map(|t| vec![format!("--cli-read-timeout={t}")]),
         ],
         0..4,
     )
@@ -127,6 +131,8 @@ proptest! {
             prop_assert_eq!(a.region(), b.region());
             prop_assert_eq!(a.profile(), b.profile());
             prop_assert_eq!(a.globals.get("--output"), b.globals.get("--output"));
+            prop_assert_eq!(a.endpoint_url(), b.endpoint_url());
+            prop_assert_eq!(a.globals.flag("--debug"), b.globals.flag("--debug"));
             // The last --region wins, as in argparse.
             let last_region = globals.iter().rev().find(|g| g[0] == "--region").map(|g| g[1].as_str());
             prop_assert_eq!(a.region(), last_region);
@@ -155,6 +161,22 @@ proptest! {
         if let Err(e) = configparse::parse(&text) {
             prop_assert!(e.line >= 1 && !e.message.is_empty());
         }
+    }
+
+    #[test]
+    fn ini_reader_on_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+        // The files are read as bytes and decoded lossily, as the adapters do.
+        let text = String::from_utf8_lossy(&bytes);
+        if let Err(e) = configparse::parse(&text) {
+            let prefix = format!("line {}: ", e.line);
+            prop_assert!(e.to_string().starts_with(&prefix), "{}", e);
+        }
+    }
+
+    #[test]
+    fn nested_values_never_panic(s in any::<String>()) {
+        let _ = configparse::nested(&s);
+        let _ = configparse::nested(&format!("\n{s}"));
     }
 
     #[test]

@@ -231,6 +231,15 @@ class Front(BaseHTTPRequestHandler):
             else:
                 reason = amtc_allows(svc, action, params)
 
+        if not reason and svc == "ec2" and key in pol.get("deny_ec2", []):
+            # A fallback profile without ec2:Describe* (tests/lab/faults.py): EC2's AccessDenied shape.
+            body = ('<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>UnauthorizedOperation'
+                    '</Code><Message>You are not authorized to perform this operation.</Message></Error></Errors>'
+                    '<RequestID>%s</RequestID></Response>' % uuid.uuid4())
+            self._reply(403, body, {"Content-Type": "text/xml;charset=UTF-8"})
+            self._log(src=src, host=host, key=key, who=who, svc=svc, action=action, verdict="refused",
+                      status=403, tag=tag, reason="deny_ec2")
+            return
         if reason:
             status = self._refuse(proto, svc)
             self._log(src=src, host=host, key=key, who=who, svc=svc, action=action, verdict="refused",

@@ -129,8 +129,19 @@ class Handler(BaseHTTPRequestHandler):
         if n:
             self.rfile.read(n)
 
+    def _fault(self):
+        """--mode hang: never answer (a stuck IMDS); --mode no-token: refuse every token (403)."""
+        if self.server.mode == "hang":
+            time.sleep(self.server.lifetime)
+            return True
+        return False
+
     def do_PUT(self):
         self._drain()
+        if self._fault():
+            return
+        if self.server.mode == "no-token":
+            return self._send(403, "Forbidden")
         if self.path != "/latest/api/token":
             return self._send(404, "Not Found")
         if self.headers.get("X-Forwarded-For"):
@@ -149,6 +160,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         self._drain()
+        if self._fault():
+            return
         tok = self.headers.get("X-aws-ec2-metadata-token")
         with self.server.lock:
             exp = self.server.tokens.get(tok or "")
@@ -185,6 +198,8 @@ def main():
     ap.add_argument("--lifetime", type=float, default=900)
     ap.add_argument("--log")
     ap.add_argument("--ready")
+    ap.add_argument("--mode", choices=["normal", "hang", "no-token"], default="normal",
+                    help="faults for tests/lab/faults.py: hang = accept and never answer; no-token = PUT 403")
     a = ap.parse_args()
     with open(a.config) as f:
         c = json.load(f)
@@ -193,6 +208,8 @@ def main():
     srv.tree = build_tree(c)
     srv.tokens = {}
     srv.lock = threading.Lock()
+    srv.mode = a.mode
+    srv.lifetime = a.lifetime
     srv.logf = open(a.log, "a") if a.log else None
     # Bounded: exit on our own even if nobody stops us.
     t = threading.Timer(a.lifetime, lambda: os._exit(3))

@@ -87,6 +87,8 @@ FALLBACK_KEY = ("AKIAC9LABFALLBACK001", "c9labFallbackSecret00000000000000000000
 ENV_KEY = ("AKIAC9LABENVUSER0001", "c9labEnvUserSecret00000000000000000000001")
 STATIC_KEY = ("AKIAC9LABSTATIC00001", "c9labStaticSecret000000000000000000000001")
 ROLE_KEY = ("ASIAC9LABROLE0000001", "c9labRoleSecret00000000000000000000000001")
+# A fallback key the front refuses every EC2 action (tests/lab/faults.py: no ec2:Describe*).
+NOEC2_KEY = ("AKIAC9LABNOEC2000001", "c9labNoEc2Secret000000000000000000000001")
 
 
 @dataclass
@@ -408,7 +410,7 @@ def make_home(work, cli, sc):
 
 
 def key_label(k):
-    return {FALLBACK_KEY[0]: "fallback", ENV_KEY[0]: "env", STATIC_KEY[0]: "static", ROLE_KEY[0]: "role"}.get(k)
+    return {FALLBACK_KEY[0]: "fallback", ENV_KEY[0]: "env", STATIC_KEY[0]: "static", ROLE_KEY[0]: "role", NOEC2_KEY[0]: "noec2"}.get(k)
 
 
 def who_of(key):
@@ -514,8 +516,9 @@ class Lab:
             "amtc": {s.amtc_key: {"scenario": s.name, "allowed_ips": [s.public_ip] if s.public_ip else []}
                      for s in SCENARIOS if s.cloud9},
             "labels": {FALLBACK_KEY[0]: "fallback", ENV_KEY[0]: "env", STATIC_KEY[0]: "static",
-                       ROLE_KEY[0]: "role", **{s.amtc_key: "amtc:" + s.name for s in SCENARIOS}},
+                       ROLE_KEY[0]: "role", NOEC2_KEY[0]: "noec2", **{s.amtc_key: "amtc:" + s.name for s in SCENARIOS}},
             "s3_refusal_code": os.environ.get("LAB_S3_REFUSAL", "InvalidToken"),
+            "deny_ec2": [NOEC2_KEY[0]],
             "seed": {"region": REGION, "buckets": [BUCKET], "queues": ["c9lab-queue"], "tables": ["c9lab-table"],
                      "vpcs": [{"name": s.name, "subnet": s.subnet, "nat": s.nat, "s3_gateway": s.s3_gateway,
                                "sts_interface": {"stsvpce": True, "vpcenodns": False}.get(s.name)}
