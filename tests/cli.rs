@@ -429,6 +429,9 @@ fn exec_switches_an_sdk_program_to_the_fallback_for_a_refused_service() {
             "AWS_REGION=ap-northeast-1"
         ]
     );
+    // sts: SDK tools assume roles, which AMTC never allows.
+    let (_, vars) = exec_env(&w, &["--service", "sts"], &[]);
+    assert!(vars.contains(&"AWS_PROFILE=fb".to_string()), "{vars:?}");
     // An allowed service on an unknown route (no IMDS here) keeps AMTC: unchanged.
     let (o, vars) = exec_env(&w, &["--service", "s3"], &[]);
     assert!(o.status.success());

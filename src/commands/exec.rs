@@ -88,10 +88,9 @@ fn decide(env: &EnvMap, services: &[String]) -> Option<Switch> {
             eprintln!("c9aws exec: unknown service {svc:?}; it is not taken into account");
             continue;
         };
-        let op = match command {
-            "sts" => Some("get-caller-identity"),
-            _ => subcommands::first(major, command),
-        };
+        // A stand-in operation; for iam, sts and cloud9 it is one AMTC refuses
+        // (the first in the table: `sts assume-role`), as SDK tools use those.
+        let op = subcommands::first(major, command);
         let mut a = vec![command.to_string()];
         a.extend(op.map(str::to_string));
         calls.push((svc.clone(), a));
