@@ -22,11 +22,14 @@ pub fn run(argv: Vec<OsString>) -> i32 {
     let args = argv.get(1..).unwrap_or_default();
     let env = environment::snapshot();
     // Why first: a c9aws started by the CLI it exec'd (an `aws` shim calling
-    // c9aws) must do nothing but pass through, or it could loop. The one
-    // exception is `credential-process`, which the CLI c9aws ran starts itself
-    // for a fallback profile; it is no AWS CLI command and never runs the CLI.
-    let credential_process = args.first().is_some_and(|a| a == "credential-process");
-    if env.contains_key(ACTIVE_VAR) && !credential_process {
+    // c9aws) must do nothing but pass through, or it could loop. Two
+    // exceptions, neither an AWS CLI command nor able to loop: `credential-process`,
+    // which the CLI c9aws ran starts itself for a fallback profile, and
+    // `doctor`, which must be able to say that C9AWS_ACTIVE is set in the shell.
+    let own_even_nested = args
+        .first()
+        .is_some_and(|a| a == "credential-process" || a == "doctor");
+    if env.contains_key(ACTIVE_VAR) && !own_even_nested {
         return passthrough(&env, args);
     }
     match cli::dispatch(args) {

@@ -1,0 +1,265 @@
+//! `c9aws doctor` and `c9aws exec` through the built binary, in a hermetic
+//! temporary HOME with a fake `aws` on PATH, IMDS disabled and checkip on a
+//! closed loopback port: nothing leaves the machine.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const C9AWS: &str = env!("CARGO_BIN_EXE_c9aws");
+
+/// A stand-in CLI: `--version`, and `sts get-caller-identity` that succeeds
+/// or fails as FAKE_STS says.
+const FAKE_AWS: &str = r#"#!/bin/sh
+if [ "$1" = "--version" ]; then
+  echo "aws-cli/1.45.11 Python/3.11.7 Linux/6 botocore/1.43.11"; exit 0
+fi
+case " $* " in
+  *" get-caller-identity "*)
+    if [ "$FAKE_STS" = fail ]; then
+      echo "An error occurred (InvalidClientTokenId) when calling the GetCallerIdentity operation: The security token included in the request is invalid." >&2
+      exit 255
+    fi
+    echo '{"UserId":"AIDAX","Account":"123456789012","Arn":"arn:aws:iam::123456789012:user/fb"}'
+    exit 0;;
+esac
+exit 0
+"#;
+
+const CLOUD9_CREDENTIALS: &str = "# Do not modify this file, if this file is modified it will not be updated. If the file is deleted, it will be recreated on Sat Nov 28 2026 16:00:00 GMT+0000 (Coordinated Universal Time).\n# 6d0d5f2b1c7e4a4f9b8e3d2c1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f #\n\n[default]\naws_access_key_id = ASIAC9AWSTESTKEYID00\naws_secret_access_key = c9awsTESTsecretKEYdoNOTprint0000000000000\naws_session_token = c9awsTESTsessionTOKENdoNOTprint\nregion = ap-northeast-1\n";
+
+struct World {
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    fn new() -> World {
+        let w = World {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        fs::create_dir_all(w.home().join(".aws")).unwrap();
+        fs::create_dir_all(w.bin()).unwrap();
+        write_exe(&w.bin().join("aws"), FAKE_AWS);
+        w
+    }
+    fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+    fn bin(&self) -> PathBuf {
+        self.dir.path().join("bin")
+    }
+    fn cloud9(&self) -> &World {
+        fs::write(self.home().join(".aws/credentials"), CLOUD9_CREDENTIALS).unwrap();
+        fs::create_dir_all(self.home().join(".c9")).unwrap();
+        self
+    }
+    fn fallback(&self) -> &World {
+        fs::write(
+            self.home().join(".aws/config"),
+            "[profile fb]\naws_access_key_id = AKIAFALLBACKTEST0001\naws_secret_access_key = fbsecretDONOTPRINT\nregion = us-west-2\n",
+        )
+        .unwrap();
+        let c = self.home().join(".config/c9aws");
+        fs::create_dir_all(&c).unwrap();
+        fs::write(c.join("config"), "fallback_profile = fb\n").unwrap();
+        self
+    }
+    fn cmd(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut c = Command::new(C9AWS);
+        c.args(args)
+            .env_clear()
+            .env("HOME", self.home())
+            .env("PATH", format!("{}:/usr/bin:/bin", self.bin().display()))
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("C9AWS_CHECKIP_URL", "http://127.0.0.1:9/")
+            .env("C9AWS_NOTICE", "never");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c
+    }
+    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.cmd(args, env).output().unwrap()
+    }
+}
+
+fn write_exe(p: &Path, text: &str) {
+    fs::write(p, text).unwrap();
+    fs::set_permissions(p, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn doctor(w: &World, env: &[(&str, &str)]) -> (i32, serde_json::Value) {
+    let o = w.run(&["doctor", "--json"], env);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "doctor --json printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&o.stdout)
+        )
+    });
+    (o.status.code().unwrap(), v)
+}
+
+fn status<'a>(v: &'a serde_json::Value, name: &str) -> Vec<&'a str> {
+    v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"] == name)
+        .map(|c| c["status"].as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn doctor_off_cloud9_is_healthy_and_probes_nothing() {
+    let w = World::new();
+    fs::write(
+        w.home().join(".aws/credentials"),
+        "[default]\naws_access_key_id = AKIASTATIC\naws_secret_access_key = x\n",
+    )
+    .unwrap();
+    let (code, v) = doctor(&w, &[]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["healthy"], true);
+    assert_eq!(status(&v, "cloud9"), ["info"]);
+    assert_eq!(status(&v, "aws-cli"), ["ok"]);
+    assert_eq!(status(&v, "recursion"), ["ok"]);
+}
+
+#[test]
+fn doctor_on_cloud9_without_a_fallback_fails_with_a_fix() {
+    let w = World::new();
+    w.cloud9();
+    let (code, v) = doctor(&w, &[]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(status(&v, "cloud9"), ["ok"]);
+    assert_eq!(status(&v, "fallback"), ["fail"]);
+    let fb = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "fallback")
+        .unwrap();
+    assert!(fb["fix"].as_str().unwrap().contains("c9aws setup"), "{fb}");
+    // IMDS is disabled here: that is a failure too, with its fix.
+    assert_eq!(status(&v, "imds"), ["fail"]);
+    // Human output: exit 1 and a fix section.
+    let o = w.run(&["doctor"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("To do:"), "{text}");
+}
+
+#[test]
+fn doctor_reports_a_fallback_that_cannot_sign_without_echoing_secrets() {
+    let w = World::new();
+    w.cloud9().fallback();
+    let (_, v) = doctor(&w, &[("FAKE_STS", "fail")]);
+    assert_eq!(status(&v, "fallback"), ["ok"]);
+    assert_eq!(status(&v, "fallback-sign"), ["fail"]);
+    let s = v.to_string();
+    assert!(s.contains("InvalidClientTokenId"), "{s}");
+    assert!(
+        !s.contains("DONOTPRINT") && !s.contains("doNOTprint"),
+        "{s}"
+    );
+
+    let (_, v) = doctor(&w, &[]);
+    assert_eq!(status(&v, "fallback-sign"), ["ok"]);
+    assert!(v.to_string().contains("arn:aws:iam::123456789012:user/fb"));
+}
+
+#[test]
+fn under_c9aws_active_doctor_never_claims_health() {
+    let w = World::new();
+    let o = w.run(&["doctor", "--json"], &[("C9AWS_ACTIVE", "1")]);
+    // With C9AWS_ACTIVE set every other call passes straight through; doctor
+    // still answers, and says that this is what is wrong.
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["healthy"], false);
+    let rec = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "recursion")
+        .unwrap();
+    assert_eq!(rec["status"], "fail", "{rec}");
+}
+
+fn exec_env(w: &World, args: &[&str], env: &[(&str, &str)]) -> (Output, Vec<String>) {
+    let script = w.bin().join("printenv.sh");
+    write_exe(&script, "#!/bin/sh\nenv | grep '^AWS_' | sort\n");
+    let mut a = vec!["exec"];
+    a.extend_from_slice(args);
+    a.push("--");
+    let s = script.to_str().unwrap().to_string();
+    a.push(&s);
+    let o = w.run(&a, env);
+    let lines = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| !l.starts_with("AWS_EC2_METADATA_DISABLED="))
+        .map(str::to_string)
+        .collect();
+    (o, lines)
+}
+
+#[test]
+fn exec_switches_for_a_refused_service() {
+    let w = World::new();
+    w.cloud9().fallback();
+    let (o, env) = exec_env(
+        &w,
+        &["--service", "iam"],
+        // A lone token is no credential (no key id): AMTC is still in play,
+        // and an explicit AWS_PROFILE=default is AMTC too.
+        &[("AWS_SECURITY_TOKEN", "stale"), ("AWS_PROFILE", "default")],
+    );
+    assert_eq!(o.status.code(), Some(0));
+    assert!(env.contains(&"AWS_PROFILE=fb".to_string()), "{env:?}");
+    // The fallback profile says us-west-2; Cloud9's region is kept.
+    assert!(
+        env.contains(&"AWS_REGION=ap-northeast-1".to_string()),
+        "{env:?}"
+    );
+    assert!(
+        !env.iter().any(|l| l.starts_with("AWS_SECURITY_TOKEN")),
+        "{env:?}"
+    );
+    assert!(
+        !env.iter().any(|l| l.ends_with('=')),
+        "nothing empty: {env:?}"
+    );
+}
+
+#[test]
+fn exec_leaves_the_program_alone_off_cloud9_and_with_other_credentials() {
+    let w = World::new();
+    w.fallback();
+    let (o, env) = exec_env(&w, &["--service", "iam"], &[]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(env.is_empty(), "{env:?}");
+
+    let w = World::new();
+    w.cloud9().fallback();
+    let (_, env) = exec_env(
+        &w,
+        &["--service", "iam"],
+        &[
+            ("AWS_ACCESS_KEY_ID", "AKIAUSER"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+        ],
+    );
+    assert!(
+        env.contains(&"AWS_ACCESS_KEY_ID=AKIAUSER".to_string()),
+        "{env:?}"
+    );
+    assert!(!env.iter().any(|l| l.starts_with("AWS_PROFILE")), "{env:?}");
+}
+
+#[test]
+fn exec_missing_program_is_127() {
+    let w = World::new();
+    let o = w.run(&["exec", "--", "/nonexistent/prog"], &[]);
+    assert_eq!(o.status.code(), Some(127));
+}
