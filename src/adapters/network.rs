@@ -144,61 +144,88 @@ fn probe_into(
     t: &facts_cache::Ttls,
     refresh: bool,
 ) {
-    let mut m = missing(c, plan, t, now(), refresh);
+    let m = missing(c, plan, t, now(), refresh);
     if !(m.instance || m.egress || !m.hosts.is_empty()) {
         return;
     }
-    let started = std::time::Instant::now();
-    // IMDS first: off EC2 there is nothing else worth asking.
-    if m.instance {
-        let got = probe::probe(&ProbeRequest {
-            env,
-            want_instance: true,
-            want_egress: false,
-            hosts: Vec::new(),
-            checkip_url: s.checkip_url.clone(),
-            ca_bundle: None,
-            deadline: PROBE_DEADLINE,
-        });
-        match got.instance {
-            Some(Ok(i)) => c.set_instance(i, now()),
-            Some(Err(e)) => {
-                debug(env, || format!("IMDS: {e}"));
-                c.set_instance_failed(now());
-                return;
-            }
-            None => {
-                c.set_instance_failed(now());
-                return;
-            }
-        }
-        m = missing(c, plan, t, now(), refresh);
-        m.instance = false;
-    }
-    let left = PROBE_DEADLINE.saturating_sub(started.elapsed());
-    if left.is_zero() || (!m.egress && m.hosts.is_empty()) {
+    if m.instance && crate::adapters::imds::disabled(env) {
+        // Told there is no instance metadata: nothing else is worth asking.
+        debug(env, || "IMDS: disabled by AWS_EC2_METADATA_DISABLED".into());
+        c.set_instance_failed(now());
         return;
     }
+    let started = std::time::Instant::now();
+    let ca_bundle = plan.ca_bundle.as_ref().map(PathBuf::from);
+    // IMDS, checkip and DNS at once, under one deadline: a cold call waits for
+    // the slowest, not for their sum. (Off EC2 the checkip answer is then
+    // learnt for nothing; AMTC off EC2 is rare, and the answer is cached.)
     let got = probe::probe(&ProbeRequest {
         env,
-        want_instance: false,
+        want_instance: m.instance,
         want_egress: m.egress,
         hosts: m.hosts.clone(),
         checkip_url: s.checkip_url.clone(),
-        ca_bundle: plan.ca_bundle.as_ref().map(PathBuf::from),
-        deadline: left,
+        ca_bundle: ca_bundle.clone(),
+        deadline: PROBE_DEADLINE,
     });
-    match got.egress {
+    let learnt_instance = match got.instance {
+        Some(Ok(i)) => {
+            c.set_instance(i, now());
+            true
+        }
+        Some(Err(e)) => {
+            debug(env, || format!("IMDS: {e}"));
+            c.set_instance_failed(now());
+            false
+        }
+        None => false,
+    };
+    record(c, env, s, got.egress, got.dns);
+    // The instance's region can change the hosts (CLI v2 takes the region from
+    // IMDS last): resolve those too, within what is left of the deadline.
+    if !learnt_instance {
+        return finish(env, started);
+    }
+    let mut more = missing(c, plan, t, now(), false);
+    more.hosts.retain(|h| !m.hosts.contains(h));
+    more.egress &= !m.egress;
+    let left = PROBE_DEADLINE.saturating_sub(started.elapsed());
+    if !left.is_zero() && (more.egress || !more.hosts.is_empty()) {
+        let got = probe::probe(&ProbeRequest {
+            env,
+            want_instance: false,
+            want_egress: more.egress,
+            hosts: more.hosts,
+            checkip_url: s.checkip_url.clone(),
+            ca_bundle,
+            deadline: left,
+        });
+        record(c, env, s, got.egress, got.dns);
+    }
+    finish(env, started);
+}
+
+fn record(
+    c: &mut FactsCache,
+    env: &EnvMap,
+    s: &Settings,
+    egress: Option<Result<std::net::IpAddr, String>>,
+    dns: std::collections::BTreeMap<String, Result<Vec<std::net::IpAddr>, String>>,
+) {
+    match egress {
         Some(Ok(ip)) => c.set_egress(ip, now()),
         Some(Err(e)) => debug(env, || format!("checkip ({}): {e}", s.checkip_url)),
         None => {}
     }
-    for (host, r) in got.dns {
+    for (host, r) in dns {
         match r {
             Ok(addrs) => c.set_dns(&host, addrs, now()),
             Err(e) => debug(env, || format!("DNS {host}: {e}")),
         }
     }
+}
+
+fn finish(env: &EnvMap, started: std::time::Instant) {
     debug(env, || {
         format!("probed in {} ms", started.elapsed().as_millis())
     });
