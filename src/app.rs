@@ -4,7 +4,7 @@
 //! call did not run.
 
 use crate::adapters::aws_cli::{self, CliVersion, ACTIVE_VAR};
-use crate::adapters::settings::{Notice, Settings};
+use crate::adapters::settings::Settings;
 use crate::adapters::{aws_files, environment, network, settings, supervise};
 use crate::cli::{self, Dispatch, Own, OwnCommand};
 use crate::commands;
@@ -255,13 +255,7 @@ fn run_with_safety_net(
 /// One short line on stderr when a call is switched (if stderr is a terminal,
 /// unless configured otherwise).
 fn notice(s: &Settings, p: &Plan) {
-    let show = match s.notice {
-        Notice::Never => false,
-        Notice::Always => true,
-        // SAFETY: isatty on fd 2 only reads.
-        Notice::Auto => unsafe { libc::isatty(2) == 1 },
-    };
-    if !show {
+    if !s.notice.shows() {
         return;
     }
     let profile = p.decision.profile.as_deref().unwrap_or("?");

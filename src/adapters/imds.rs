@@ -170,7 +170,8 @@ fn ipv4(item: &str, v: Option<String>) -> Result<Option<Ipv4Addr>, String> {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error and its sources in one line, each told once.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(c) = src {

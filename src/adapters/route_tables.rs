@@ -207,10 +207,22 @@ fn endpoints(eps: &Value) -> Vec<VpcEndpoint> {
 }
 
 /// What one describe call left behind.
-struct Finished {
-    status: ExitStatus,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
+pub(crate) struct Finished {
+    pub(crate) status: ExitStatus,
+    pub(crate) stdout: Vec<u8>,
+    pub(crate) stderr: Vec<u8>,
+}
+
+/// One run of the real CLI as the route-table reads run it (own process
+/// group, pipes drained, killed with its children after `timeout`).
+pub(crate) fn run_bounded(
+    aws: &Path,
+    args: &[String],
+    timeout: Duration,
+) -> Result<Finished, String> {
+    let mut r =
+        Running::spawn(aws, args).map_err(|e| format!("cannot run {}: {e}", aws.display()))?;
+    r.finish(Instant::now() + timeout, timeout)
 }
 
 /// One describe call: a child in its own process group, its output drained by

@@ -19,6 +19,18 @@ pub enum Notice {
     Never,
 }
 
+impl Notice {
+    /// Is the one-line notice of a switch to be written now?
+    pub fn shows(self) -> bool {
+        match self {
+            Notice::Never => false,
+            Notice::Always => true,
+            // SAFETY: isatty on fd 2 only reads.
+            Notice::Auto => unsafe { libc::isatty(2) == 1 },
+        }
+    }
+}
+
 /// Seconds each kind of fact stays valid in the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ttls {

@@ -80,7 +80,7 @@ pub(crate) fn fetch(env: &EnvMap, role: Option<&str>) -> Result<String, String> 
             ))
         }
         // The provider's errors name the IMDS path and status, never a secret.
-        Ok(Err(e)) => return Err(no_role_message(&ep, &error_chain(&e))),
+        Ok(Err(e)) => return Err(no_role_message(&ep, &imds::error_chain(&e))),
         Ok(Ok(c)) => c,
     };
     debug(env, || {
@@ -127,20 +127,6 @@ fn no_role_message(ep: &str, detail: &str) -> String {
     } else {
         format!("no instance role credentials from IMDS at {ep}: {detail}")
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        cur = c.source();
-    }
-    s
 }
 
 /// `2026-11-28T20:16:12Z` for a time after the epoch (UTC, whole seconds).

@@ -2,7 +2,7 @@
 //! cached network facts), and says for each failing check what to do.
 //! Exit 0 when nothing fails (warnings allowed), 1 otherwise.
 
-use crate::adapters::{aws_cli, environment, settings};
+use crate::adapters::{aws_cli, environment, route_tables, settings};
 use crate::app;
 use crate::core::credentials::Source;
 use crate::core::plan::Plan;
@@ -12,7 +12,6 @@ use serde::Serialize;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[derive(clap::Args, Debug)]
@@ -415,28 +414,18 @@ fn fallback_checks(
 
 /// `aws sts get-caller-identity --profile NAME` with the real CLI, bounded.
 fn sign_check(env: &EnvMap, aws: &Path, name: &str) -> Check {
-    let mut cmd = Command::new(aws);
-    cmd.args([
+    // An explicit --profile beats keys in the environment, in the CLI too.
+    let args: Vec<String> = [
         "sts",
         "get-caller-identity",
         "--output",
         "json",
         "--profile",
         name,
-    ])
-    .env(aws_cli::ACTIVE_VAR, "1")
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    // Keys in the environment would win over the profile: not what we test.
-    for k in [
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_SECURITY_TOKEN",
-    ] {
-        cmd.env_remove(k);
-    }
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
     environment::debug(env, || {
         format!(
             "doctor: {} sts get-caller-identity --profile {name}",
@@ -444,26 +433,13 @@ fn sign_check(env: &EnvMap, aws: &Path, name: &str) -> Check {
         )
     });
     let started = Instant::now();
-    let child = match cmd.spawn() {
-        Ok(c) => c,
+    let out = match route_tables::run_bounded(aws, &args, SIGN_TIMEOUT) {
+        Ok(o) => o,
         Err(e) => {
             return check(
                 "fallback-sign",
                 Status::Fail,
-                format!("cannot run {}: {e}", aws.display()),
-            )
-        }
-    };
-    let out = match wait_bounded(child, SIGN_TIMEOUT) {
-        Some(o) => o,
-        None => {
-            return check(
-                "fallback-sign",
-                Status::Fail,
-                format!(
-                    "`aws sts get-caller-identity --profile {name}` did not finish in {} s",
-                    SIGN_TIMEOUT.as_secs()
-                ),
+                format!("`aws sts get-caller-identity --profile {name}`: {e}"),
             )
             .fix("check the network path to STS and the profile's settings")
         }
@@ -506,44 +482,6 @@ fn sign_check(env: &EnvMap, aws: &Path, name: &str) -> Check {
 /// line is no use in a report.
 fn redact(line: &str) -> String {
     line.chars().take(300).collect()
-}
-
-fn wait_bounded(mut child: std::process::Child, limit: Duration) -> Option<std::process::Output> {
-    let start = Instant::now();
-    // Drain the pipes on threads so a chatty CLI cannot block on a full pipe.
-    let mut so = child.stdout.take();
-    let mut se = child.stderr.take();
-    let t_out = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        if let Some(s) = so.as_mut() {
-            let _ = std::io::Read::read_to_end(s, &mut b);
-        }
-        b
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        if let Some(s) = se.as_mut() {
-            let _ = std::io::Read::read_to_end(s, &mut b);
-        }
-        b
-    });
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => {
-                return Some(std::process::Output {
-                    status,
-                    stdout: t_out.join().unwrap_or_default(),
-                    stderr: t_err.join().unwrap_or_default(),
-                })
-            }
-            Ok(None) if start.elapsed() < limit => std::thread::sleep(Duration::from_millis(20)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-        }
-    }
 }
 
 fn cache_check(env: &EnvMap) -> Check {

@@ -8,7 +8,6 @@
 //! every service counts: the instance reaches AWS through a NAT (no public IP,
 //! or another egress IP).
 
-use crate::adapters::settings::Notice;
 use crate::app;
 use crate::core::commands::service_command;
 use crate::core::credentials::Source;
@@ -125,13 +124,7 @@ fn decide(env: &EnvMap, services: &[String]) -> Option<Switch> {
         region: region_to_keep(p),
         why: why(p),
     };
-    let show = match s.notice {
-        Notice::Never => false,
-        Notice::Always => true,
-        // SAFETY: isatty on fd 2 only reads.
-        Notice::Auto => unsafe { libc::isatty(2) == 1 },
-    };
-    if show {
+    if s.notice.shows() {
         eprintln!("c9aws exec: profile {} — {}", sw.profile, sw.why);
     }
     Some(sw)
