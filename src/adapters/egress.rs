@@ -41,28 +41,114 @@ fn fetch(url: &str, ca_bundle: Option<&Path>, timeout: Duration) -> Result<IpAdd
     let https = url
         .get(..8)
         .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+    if !https {
+        // An http:// checkip URL costs no certificate parsing.
+        return get(url, None, timeout).map_err(String::from);
+    }
+    fetch_https(url, &files_trust(ca_bundle)?, &system_dirs_trust, timeout)
+}
+
+/// HTTPS in two tiers of trust, the way OpenSSL's default verify paths work:
+/// the bundle files first (one read, a few ms), and the certificate
+/// directories (hundreds of small files: tens of ms) only if the certificate
+/// does not verify against the files.
+fn fetch_https(
+    url: &str,
+    files: &[Certificate<'static>],
+    dirs: &dyn Fn() -> Vec<Certificate<'static>>,
+    timeout: Duration,
+) -> Result<IpAddr, String> {
+    let started = std::time::Instant::now();
+    let first = (!files.is_empty()).then(|| get(url, Some(files.to_vec()), timeout));
+    match first {
+        Some(Err(FetchError::Untrusted(_))) | None => {}
+        Some(r) => return r.map_err(String::from),
+    }
+    let mut all = files.to_vec();
+    all.extend(dirs());
+    if all.len() == files.len() {
+        return match first {
+            Some(r) => r.map_err(String::from),
+            None => Err(
+                "checkip: no trusted root certificates (system store empty, no CA bundle)".into(),
+            ),
+        };
+    }
+    let left = timeout.saturating_sub(started.elapsed());
+    if left.is_zero() {
+        return Err(format!("checkip {url}: timed out"));
+    }
+    get(url, Some(all), left).map_err(String::from)
+}
+
+enum FetchError {
+    /// The server's chain did not verify against the roots given.
+    Untrusted(String),
+    Other(String),
+}
+
+impl From<FetchError> for String {
+    fn from(e: FetchError) -> String {
+        match e {
+            FetchError::Untrusted(m) | FetchError::Other(m) => m,
+        }
+    }
+}
+
+fn get(
+    url: &str,
+    roots: Option<Vec<Certificate<'static>>>,
+    timeout: Duration,
+) -> Result<IpAddr, FetchError> {
     let mut config = ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
         .http_status_as_error(true)
         .max_redirects(0)
         .user_agent(concat!("c9aws/", env!("CARGO_PKG_VERSION")));
-    if https {
-        // Roots are loaded only for HTTPS: an http:// checkip URL costs no
-        // certificate parsing.
-        config = config.tls_config(tls_config(ca_bundle)?);
+    if let Some(roots) = roots {
+        config = config.tls_config(
+            TlsConfig::builder()
+                .provider(TlsProvider::Rustls)
+                .root_certs(RootCerts::Specific(Arc::new(roots)))
+                .unversioned_rustls_crypto_provider(Arc::new(
+                    rustls::crypto::ring::default_provider(),
+                ))
+                .build(),
+        );
     }
     let agent = ureq::Agent::new_with_config(config.build());
-    let mut resp = agent
-        .get(url)
-        .call()
-        .map_err(|e| format!("checkip {url}: {e}"))?;
+    let failed = |e: ureq::Error| {
+        let msg = format!("checkip {url}: {e}");
+        if untrusted(&e) {
+            FetchError::Untrusted(msg)
+        } else {
+            FetchError::Other(msg)
+        }
+    };
+    let mut resp = agent.get(url).call().map_err(failed)?;
     let body = resp
         .body_mut()
         .with_config()
         .limit(MAX_BODY)
         .read_to_string()
-        .map_err(|e| format!("checkip {url}: {e}"))?;
-    parse_ip(&body).ok_or_else(|| format!("checkip {url}: the answer is not an IP address"))
+        .map_err(failed)?;
+    parse_ip(&body)
+        .ok_or_else(|| FetchError::Other(format!("checkip {url}: the answer is not an IP address")))
+}
+
+/// rustls refused the server's certificate (unknown issuer, or an issuer of the
+/// same name whose signature does not match), whether ureq hands the error over
+/// as such or inside an I/O error: the larger trust set may still accept it.
+fn untrusted(e: &ureq::Error) -> bool {
+    let is = |r: &rustls::Error| matches!(r, rustls::Error::InvalidCertificate(_));
+    match e {
+        ureq::Error::Rustls(r) => is(r),
+        ureq::Error::Io(io) => io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .is_some_and(is),
+        _ => false,
+    }
 }
 
 /// The whole body, trimmed, must be one address.
@@ -70,28 +156,31 @@ fn parse_ip(body: &str) -> Option<IpAddr> {
     body.trim().parse().ok()
 }
 
-/// System roots (rustls-native-certs: the platform store, `SSL_CERT_FILE` /
-/// `SSL_CERT_DIR` as OpenSSL reads them) plus the bundle, on rustls with
-/// aws-lc-rs (the provider aws-config already links).
-fn tls_config(ca_bundle: Option<&Path>) -> Result<TlsConfig, String> {
-    let mut roots: Vec<Certificate<'static>> = rustls_native_certs::load_native_certs()
+/// First tier: the PEM bundle of `AWS_CA_BUNDLE` / `ca_bundle` (an unreadable
+/// or empty one is an error, as for the CLI) plus the system's bundle file
+/// (`SSL_CERT_FILE`, else the file OpenSSL would find: openssl-probe).
+fn files_trust(ca_bundle: Option<&Path>) -> Result<Vec<Certificate<'static>>, String> {
+    let mut roots = match ca_bundle {
+        Some(path) => load_bundle(path)?,
+        None => Vec::new(),
+    };
+    if let Some(system) = openssl_probe::probe().cert_file {
+        // A missing or broken system file only leaves the second tier.
+        if let Ok(certs) = load_bundle(&system) {
+            roots.extend(certs);
+        }
+    }
+    Ok(roots)
+}
+
+/// Second tier: everything rustls-native-certs finds (the system file again
+/// and every certificate directory, `SSL_CERT_DIR` included).
+fn system_dirs_trust() -> Vec<Certificate<'static>> {
+    rustls_native_certs::load_native_certs()
         .certs
         .iter()
         .map(|c| Certificate::from_der(c.as_ref()).to_owned())
-        .collect();
-    if let Some(path) = ca_bundle {
-        roots.extend(load_bundle(path)?);
-    }
-    if roots.is_empty() {
-        return Err(
-            "checkip: no trusted root certificates (system store empty, no CA bundle)".into(),
-        );
-    }
-    Ok(TlsConfig::builder()
-        .provider(TlsProvider::Rustls)
-        .root_certs(RootCerts::Specific(Arc::new(roots)))
-        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-        .build())
+        .collect()
 }
 
 /// Every certificate of a PEM bundle; an unreadable file or one without any
@@ -242,7 +331,7 @@ mod tests {
             let leaf_params = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
             let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
 
-            let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
             let server_config = rustls::ServerConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()
                 .unwrap()
@@ -320,6 +409,45 @@ mod tests {
 
             let err = rt().block_on(egress_ip(&url, None, T)).unwrap_err();
             assert!(err.contains("checkip"), "{err}");
+        }
+
+        /// The certificate directories are read only when the files do not
+        /// know the issuer, and then the call succeeds through them.
+        #[test]
+        fn directories_are_the_second_tier() {
+            // Connections: 1 (files), 2 (files, then directories), 1 (files).
+            let srv = https_server(4);
+            let other = https_server(0);
+            let url = format!("https://127.0.0.1:{}/", srv.port);
+            let ours = ureq::tls::parse_pem(srv.ca_pem.as_bytes())
+                .filter_map(|i| match i {
+                    Ok(PemItem::Certificate(c)) => Some(c),
+                    _ => None,
+                })
+                .collect::<Vec<_>>();
+            let unrelated = ureq::tls::parse_pem(other.ca_pem.as_bytes())
+                .filter_map(|i| match i {
+                    Ok(PemItem::Certificate(c)) => Some(c),
+                    _ => None,
+                })
+                .collect::<Vec<_>>();
+            let asked = std::cell::Cell::new(0);
+            let dirs = || {
+                asked.set(asked.get() + 1);
+                ours.clone()
+            };
+            // Issuer in the files: the directories are never read.
+            let ip = fetch_https(&url, &ours, &dirs, T).unwrap();
+            assert_eq!(ip, "203.0.113.7".parse::<IpAddr>().unwrap());
+            assert_eq!(asked.get(), 0);
+            // Issuer unknown to the files: read the directories, then succeed.
+            let ip = fetch_https(&url, &unrelated, &dirs, T).unwrap();
+            assert_eq!(ip, "203.0.113.7".parse::<IpAddr>().unwrap());
+            assert_eq!(asked.get(), 1);
+            // Trusted nowhere: the certificate error, not a panic.
+            let none = || Vec::new();
+            let err = fetch_https(&url, &unrelated, &none, T).unwrap_err();
+            assert!(err.contains("certificate"), "{err}");
         }
     }
 }

@@ -10,6 +10,7 @@ use crate::core::profile::EnvMap;
 use crate::core::route::{Instance, Net4};
 use aws_config::imds::client::error::ImdsError;
 use aws_config::imds::Client;
+use aws_config::provider_config::ProviderConfig;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -49,6 +50,16 @@ pub fn endpoint(env: &EnvMap) -> String {
     .to_string()
 }
 
+/// An IMDS client builder for `ep` on a plain-HTTP connection: IMDS is never
+/// HTTPS, so no TLS stack (and no trust store) is loaded to reach it.
+pub(crate) fn client_builder(ep: &str) -> Result<aws_config::imds::client::Builder, String> {
+    let http = aws_smithy_http_client::Builder::new().build_http();
+    Client::builder()
+        .configure(&ProviderConfig::without_region().with_http_client(http))
+        .endpoint(ep)
+        .map_err(|e| format!("invalid IMDS endpoint {ep:?}: {e}"))
+}
+
 /// The instance's network facts. `Err("disabled …")` without any request when
 /// `AWS_EC2_METADATA_DISABLED=true`; `Err` on any transport, token or status
 /// failure other than 404.
@@ -59,9 +70,7 @@ pub async fn instance(env: &EnvMap) -> Result<Instance, String> {
     }
     let ep = endpoint(env);
     debug(env, || format!("imds: endpoint {ep}"));
-    let client = Client::builder()
-        .endpoint(&ep)
-        .map_err(|e| format!("invalid IMDS endpoint {ep:?}: {e}"))?
+    let client = client_builder(&ep)?
         .connect_timeout(CONNECT_TIMEOUT)
         .read_timeout(READ_TIMEOUT)
         .operation_attempt_timeout(CONNECT_TIMEOUT + READ_TIMEOUT)

@@ -11,7 +11,6 @@ use crate::adapters::environment::debug;
 use crate::adapters::imds;
 use crate::core::profile::EnvMap;
 use aws_config::imds::credentials::ImdsCredentialsProvider;
-use aws_config::imds::Client;
 use aws_credential_types::provider::ProvideCredentials;
 use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -52,9 +51,7 @@ pub(crate) fn fetch(env: &EnvMap, role: Option<&str>) -> Result<String, String> 
     }
     let ep = imds::endpoint(env);
     debug(env, || format!("credential-process: IMDS endpoint {ep}"));
-    let client = Client::builder()
-        .endpoint(&ep)
-        .map_err(|e| format!("invalid IMDS endpoint {ep:?}: {e}"))?
+    let client = imds::client_builder(&ep)?
         .connect_timeout(Duration::from_secs(1))
         .read_timeout(Duration::from_secs(2))
         .max_attempts(2)
