@@ -121,6 +121,10 @@ def s3_action(method, host, path, query):
 
 class Front(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: without TCP_NODELAY, Nagle
+    # holds the body until the client's delayed ACK (40 ms), a lab artifact that
+    # real endpoints do not have and that would swamp what c9aws itself costs.
+    disable_nagle_algorithm = True
     server_version = "AmazonLab"
     sys_version = ""
     timeout = 30
