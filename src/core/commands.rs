@@ -4,6 +4,7 @@
 //! front, a lookup scans the embedded text for one line.
 
 use crate::core::endpoints::CliMajor;
+use crate::core::table;
 
 const COMMANDS_V1: &str = include_str!("../../data/commands-v1.tsv");
 const COMMANDS_V2: &str = include_str!("../../data/commands-v2.tsv");
@@ -58,11 +59,11 @@ pub fn lookup_command(major: CliMajor, name: &str) -> Option<CommandInfo> {
     if name.is_empty() || name.contains(['\t', '\n']) {
         return None;
     }
-    let t = table(major);
-    let needle = format!("\n{name}\t");
-    let start = memchr::memmem::find(t.as_bytes(), needle.as_bytes())? + 1;
-    let line = t[start..].lines().next()?;
-    parse(line)
+    let index = match major {
+        CliMajor::V1 => table::COMMANDS_V1,
+        CliMajor::V2 => table::COMMANDS_V2,
+    };
+    parse(table::record(self::table(major), index, name)?)
 }
 
 /// The CLI command for a botocore service name or a CLI command name
@@ -89,9 +90,12 @@ pub fn api_operation(service: &str, cli_op: &str) -> Option<&'static str> {
     if service.contains(['\t', '\n']) || cli_op.contains(['\t', '\n']) {
         return None;
     }
-    let needle = format!("\n{service}\t{cli_op}\t");
-    let start = memchr::memmem::find(OPERATIONS.as_bytes(), needle.as_bytes())? + needle.len();
-    OPERATIONS[start..].lines().next()
+    let line = table::record(
+        OPERATIONS,
+        table::API_OPERATIONS,
+        &format!("{service}\t{cli_op}"),
+    )?;
+    table::after_fields(line, 2)
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod region;
 pub mod route;
 pub mod shlex;
 pub mod subcommands;
+pub(crate) mod table;
 pub mod target;
 
 #[cfg(test)]
