@@ -4,8 +4,9 @@
 //! call did not run.
 
 use crate::adapters::aws_cli::{self, CliVersion, ACTIVE_VAR};
+use crate::adapters::probe::{ProbeRequest, Probed};
 use crate::adapters::settings::Settings;
-use crate::adapters::{aws_files, environment, network, settings, supervise};
+use crate::adapters::{aws_files, environment, helper, network, settings, supervise};
 use crate::cli::{self, Dispatch, Own, OwnCommand};
 use crate::commands;
 use crate::core::credentials::Source;
@@ -17,6 +18,48 @@ use clap::Parser;
 use std::ffi::OsString;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
+
+/// Where the work that needs an async runtime, HTTP and TLS runs. `c9aws`
+/// keeps the default ([`Engine::helper`]: the `c9aws-probe` executable beside
+/// it); `c9aws-probe` sets [`Engine::in_process`]. Only what an executable
+/// names gets linked into it, so `c9aws` carries none of that machinery.
+pub struct Engine {
+    /// Whether this executable carries the machinery itself (`c9aws-probe`).
+    pub in_process: bool,
+    /// IMDS, egress and DNS under one deadline (cold cache only).
+    pub probe: fn(&ProbeRequest) -> Probed,
+    /// The instance role's credential_process JSON.
+    pub credentials: fn(&EnvMap, Option<&str>) -> Result<String, String>,
+}
+
+impl Engine {
+    pub fn helper() -> Engine {
+        Engine {
+            in_process: false,
+            probe: helper::probe,
+            credentials: helper::credentials,
+        }
+    }
+
+    pub fn in_process() -> Engine {
+        Engine {
+            in_process: true,
+            probe: crate::adapters::probe::probe,
+            credentials: commands::credential_process::fetch,
+        }
+    }
+}
+
+static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
+
+/// Chooses the engine; first call wins, before [`run`].
+pub fn set_engine(e: Engine) {
+    let _ = ENGINE.set(e);
+}
+
+pub(crate) fn engine() -> &'static Engine {
+    ENGINE.get_or_init(Engine::helper)
+}
 
 pub fn run(argv: Vec<OsString>) -> i32 {
     let args = argv.get(1..).unwrap_or_default();
@@ -51,6 +94,9 @@ pub fn run(argv: Vec<OsString>) -> i32 {
                 OwnCommand::Init(a) => commands::init::run(&env, a),
                 OwnCommand::Doctor(a) => commands::doctor::run(&env, a),
                 OwnCommand::Setup(a) => commands::setup::run(&env, a),
+                // The CLI reads its stdout: hand the whole command to the
+                // helper rather than relay it.
+                OwnCommand::CredentialProcess(_) if !engine().in_process => helper::exec(args),
                 OwnCommand::CredentialProcess(a) => commands::credential_process::run(&env, a),
                 OwnCommand::Exec(a) => commands::exec::run(&env, a),
                 OwnCommand::Endpoints => answer_endpoint_queries(),

@@ -1,15 +1,8 @@
-//! c9aws: the AWS CLI, minus Cloud9's managed-credentials failures.
-//! `main` only turns the outcome of [`app::run`] into the process's exit status.
-
-mod adapters;
-mod app;
-mod cli;
-mod commands;
-mod core;
-#[cfg(test)]
-mod manpage;
+//! `c9aws`: the executable in front of every `aws` call. The library does the
+//! work; the network probes and the instance-role credentials run in the
+//! `c9aws-probe` executable installed beside it (see `c9aws::app::Engine`).
 
 fn main() {
-    let code = app::run(std::env::args_os().collect());
+    let code = c9aws::app::run(std::env::args_os().collect());
     std::process::exit(code);
 }

@@ -1,6 +1,6 @@
 //! docs/c9aws.1, the man page, is generated from the clap definitions of
 //! c9aws's own commands; this test fails when it is out of date.
-//! Regenerate: `UPDATE_MAN=1 cargo test --bin c9aws manpage`.
+//! Regenerate: `UPDATE_MAN=1 cargo test --lib manpage`.
 
 use crate::cli::Own;
 use clap::CommandFactory;
@@ -39,6 +39,6 @@ fn man_page_is_current() {
     let have = std::fs::read(&path).unwrap_or_default();
     assert!(
         have == want,
-        "docs/c9aws.1 is out of date: UPDATE_MAN=1 cargo test --bin c9aws manpage"
+        "docs/c9aws.1 is out of date: UPDATE_MAN=1 cargo test --lib manpage"
     );
 }

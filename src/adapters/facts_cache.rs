@@ -76,7 +76,7 @@ fn fresh(at: u64, now: u64, ttl: u64) -> bool {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-struct InstanceRec {
+pub(crate) struct InstanceRec {
     instance_id: Option<String>,
     region: Option<String>,
     mac: Option<String>,

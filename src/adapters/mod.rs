@@ -7,6 +7,7 @@ pub mod dns;
 pub mod egress;
 pub mod environment;
 pub mod facts_cache;
+pub mod helper;
 pub mod imds;
 pub mod network;
 pub mod private_file;

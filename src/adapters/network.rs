@@ -7,7 +7,7 @@
 
 use crate::adapters::environment::debug;
 use crate::adapters::facts_cache::{self, FactsCache};
-use crate::adapters::probe::{self, ProbeRequest};
+use crate::adapters::probe::ProbeRequest;
 use crate::adapters::route_tables;
 use crate::adapters::settings::Settings;
 use crate::core::plan::Plan;
@@ -159,7 +159,7 @@ fn probe_into(
     // IMDS, checkip and DNS at once, under one deadline: a cold call waits for
     // the slowest, not for their sum. (Off EC2 the checkip answer is then
     // learnt for nothing; AMTC off EC2 is rare, and the answer is cached.)
-    let got = probe::probe(&ProbeRequest {
+    let got = (crate::app::engine().probe)(&ProbeRequest {
         env,
         want_instance: m.instance,
         want_egress: m.egress,
@@ -191,7 +191,7 @@ fn probe_into(
     more.egress &= !m.egress;
     let left = PROBE_DEADLINE.saturating_sub(started.elapsed());
     if !left.is_zero() && (more.egress || !more.hosts.is_empty()) {
-        let got = probe::probe(&ProbeRequest {
+        let got = (crate::app::engine().probe)(&ProbeRequest {
             env,
             want_instance: false,
             want_egress: more.egress,

@@ -145,7 +145,7 @@ fn setup(env: &EnvMap, args: &Args) -> Result<(), String> {
             body.extend(args.region.iter().map(|r| format!("region = {r}")));
             write_profile(env, &files.config.path, &name, &body, args.force, false)?;
             // Only whether IMDS hands out role credentials; they are never shown.
-            match crate::commands::credential_process::fetch(env, None) {
+            match (crate::app::engine().credentials)(env, None) {
                 Ok(_) => eprintln!("IMDS hands out this instance's role credentials."),
                 Err(e) => eprintln!("Warning: {e}"),
             }

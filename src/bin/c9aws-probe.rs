@@ -1,0 +1,18 @@
+//! `c9aws-probe`: the part of c9aws that needs an async runtime, HTTP and TLS.
+//! `c9aws` starts it, next to itself, for a cold facts cache (`__probe`: one
+//! request on stdin, the answer on stdout) and for `credential-process`; run by
+//! hand it is a complete c9aws with everything in-process.
+
+fn main() {
+    c9aws::app::set_engine(c9aws::app::Engine::in_process());
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let code = if args
+        .get(1)
+        .is_some_and(|a| a == c9aws::adapters::helper::PROBE_WORD)
+    {
+        c9aws::adapters::helper::serve()
+    } else {
+        c9aws::app::run(args)
+    };
+    std::process::exit(code);
+}
