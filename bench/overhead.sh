@@ -13,7 +13,7 @@ runs=600; warmup=30
 cargo build --release -q
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/bin" "$work/inst" "$work/home" "$work/c9home/.aws"
-install -m 0755 target/release/c9aws "$work/inst/c9aws"
+install -m 0755 target/release/c9aws target/release/c9aws-probe "$work/inst/"
 bin=$work/inst/c9aws
 cat > "$work/bin/aws" <<'SH'
 #!/bin/sh

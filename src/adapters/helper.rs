@@ -9,7 +9,7 @@
 //! only on a cold cache (once per TTL), where starting one more process costs
 //! ~2 ms of a budget of 50.
 
-use crate::adapters::environment::{self, debug};
+use crate::adapters::environment;
 use crate::adapters::facts_cache::InstanceRec;
 use crate::adapters::probe::{self, ProbeRequest, Probed};
 use crate::core::profile::EnvMap;
@@ -90,9 +90,9 @@ pub fn probe(req: &ProbeRequest) -> Probed {
             egress: a.egress,
             dns: a.dns,
             elapsed: started.elapsed(),
+            failure: None,
         },
         Err(msg) => {
-            debug(req.env, || format!("probe: {msg}"));
             let mut hosts = req.hosts.clone();
             hosts.sort();
             hosts.dedup();
@@ -101,6 +101,7 @@ pub fn probe(req: &ProbeRequest) -> Probed {
                 egress: req.want_egress.then(|| Err(msg.clone())),
                 dns: hosts.into_iter().map(|h| (h, Err(msg.clone()))).collect(),
                 elapsed: started.elapsed(),
+                failure: Some(msg),
             }
         }
     }
@@ -213,7 +214,10 @@ fn run(cmd: &mut Command, input: &[u8], wait: Duration) -> Result<Vec<u8>, Failu
         if line.starts_with("c9aws: debug:") {
             eprintln!("{line}");
         } else if !line.trim().is_empty() {
-            said.push(line.strip_prefix("c9aws credential-process: ").unwrap_or(line));
+            said.push(
+                line.strip_prefix("c9aws credential-process: ")
+                    .unwrap_or(line),
+            );
         }
     }
     let said = said.join("; ");

@@ -168,6 +168,12 @@ fn probe_into(
         ca_bundle: ca_bundle.clone(),
         deadline: PROBE_DEADLINE,
     });
+    if let Some(why) = &got.failure {
+        // An installation problem, not a fact about the network: say so every
+        // time (nothing is cached, so it is retried once fixed).
+        eprintln!("c9aws: cannot probe the network: {why}; routes stay unknown");
+        return finish(env, started);
+    }
     let learnt_instance = match got.instance {
         Some(Ok(i)) => {
             c.set_instance(i, now());

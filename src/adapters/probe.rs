@@ -40,6 +40,9 @@ pub struct Probed {
     pub egress: Option<Result<IpAddr, String>>,
     pub dns: BTreeMap<String, Result<Vec<IpAddr>, String>>,
     pub elapsed: Duration,
+    /// The probe could not run at all (the `c9aws-probe` helper missing or
+    /// broken): nothing was learnt, and nothing should be remembered.
+    pub failure: Option<String>,
 }
 
 /// Runs the wanted probes and returns within the deadline (plus scheduling
@@ -60,6 +63,7 @@ pub fn probe(req: &ProbeRequest) -> Probed {
             .map(|h| (h.clone(), Err(timed_out())))
             .collect(),
         elapsed: Duration::ZERO,
+        failure: None,
     };
     if !req.want_instance && !req.want_egress && hosts.is_empty() {
         return out;
