@@ -212,10 +212,16 @@ fn lookup(
     region: Option<&str>,
 ) -> Option<&'static str> {
     for line in block.lines() {
-        let mut it = line.split(' ');
-        if it.next() != Some(key) || it.next() != Some(part) {
+        // A prefix test per line; only the one line asked for is split.
+        let Some(rest) = line
+            .strip_prefix(key)
+            .and_then(|r| r.strip_prefix(' '))
+            .and_then(|r| r.strip_prefix(part))
+            .and_then(|r| r.strip_prefix(' '))
+        else {
             continue;
-        }
+        };
+        let mut it = rest.split(' ');
         let default = it.next()?;
         let Some(region) = region else {
             return Some(default);
