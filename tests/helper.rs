@@ -136,6 +136,32 @@ fn without_the_helper_the_call_runs_unchanged_with_one_clear_line_and_nothing_ca
 }
 
 #[test]
+fn doctor_names_a_missing_helper_with_its_fix() {
+    let w = World::new();
+    let o = w.run(&w.lone_c9aws(), &["doctor", "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let c = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "c9aws")
+        .unwrap();
+    assert_eq!(c["status"], "fail", "{c}");
+    assert!(c["fix"].as_str().unwrap().contains("c9aws-probe"), "{c}");
+    // Installed with its helper, the same check is fine.
+    let o = w.run(Path::new(C9AWS), &["doctor", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let c = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "c9aws")
+        .unwrap();
+    assert_eq!(c["status"], "ok", "{c}");
+}
+
+#[test]
 fn credential_process_without_the_helper_is_127_with_one_line() {
     let w = World::new();
     let o = w.run(&w.lone_c9aws(), &["credential-process"]);

@@ -135,11 +135,38 @@ fn checks(env: &EnvMap) -> Vec<Check> {
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "?".into());
-    out.push(check(
-        "c9aws",
-        Status::Ok,
-        format!("c9aws {} at {exe}", env!("CARGO_PKG_VERSION")),
-    ));
+    // Its helper, which the cold probes and credential-process need.
+    let helper = crate::adapters::helper::path().ok().filter(|h| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(h).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    });
+    out.push(match (&helper, crate::app::engine().in_process) {
+        (Some(h), false) => check(
+            "c9aws",
+            Status::Ok,
+            format!(
+                "c9aws {} at {exe}, its helper at {}",
+                env!("CARGO_PKG_VERSION"),
+                h.display()
+            ),
+        ),
+        (_, true) => check(
+            "c9aws",
+            Status::Ok,
+            format!("c9aws {} at {exe}", env!("CARGO_PKG_VERSION")),
+        ),
+        (None, false) => check(
+            "c9aws",
+            Status::Fail,
+            format!(
+                "c9aws {} at {exe}, but its helper {} is missing or not executable: no network \
+                 facts (every route unknown) and no credential-process",
+                env!("CARGO_PKG_VERSION"),
+                crate::adapters::helper::HELPER
+            ),
+        )
+        .fix("put c9aws-probe in the same directory as c9aws (`cargo install --path .` installs both)"),
+    });
 
     // The AWS CLI, and no recursion.
     let aws = match app::locate(env, &s) {
