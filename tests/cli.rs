@@ -2,6 +2,8 @@
 //! a temporary HOME, a scrubbed environment, and a fake CLI that records its
 //! argv (as raw bytes), its environment, its stdin and its signal dispositions.
 
+mod common;
+use common::{write_exe, CLOUD9_CREDENTIALS};
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::Write;
@@ -35,8 +37,6 @@ if [ -n "$FAKE_AWS_SIGNAL" ]; then kill -"$FAKE_AWS_SIGNAL" $$; sleep 5; fi
 exit "${FAKE_AWS_EXIT:-0}"
 "#;
 
-const CLOUD9_CREDENTIALS: &str = "# Do not modify this file, if this file is modified it will not be updated. If the file is deleted, it will be recreated on Sat Nov 28 2026 16:00:00 GMT+0000 (Coordinated Universal Time).\n# 6d0d5f2b1c7e4a4f9b8e3d2c1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f #\n\n[default]\naws_access_key_id = ASIAC9AWSTESTKEYID00\naws_secret_access_key = c9awsTESTsecretKEYdoNOTprint0000000000000\naws_session_token = c9awsTESTsessionTOKENdoNOTprint\nregion = ap-northeast-1\n";
-
 struct World {
     dir: tempfile::TempDir,
 }
@@ -48,7 +48,7 @@ impl World {
         };
         fs::create_dir_all(w.home()).unwrap();
         fs::create_dir_all(w.bin()).unwrap();
-        w.write_exe(&w.bin().join("aws"), FAKE_AWS);
+        write_exe(&w.bin().join("aws"), FAKE_AWS);
         w
     }
     fn path(&self) -> &Path {
@@ -62,10 +62,6 @@ impl World {
     }
     fn log(&self) -> PathBuf {
         self.path().join("log")
-    }
-    fn write_exe(&self, p: &Path, text: &str) {
-        fs::write(p, text).unwrap();
-        fs::set_permissions(p, fs::Permissions::from_mode(0o755)).unwrap();
     }
     fn cloud9(&self) -> &World {
         let aws = self.home().join(".aws");
@@ -275,7 +271,7 @@ fn a_wrapper_script_that_calls_c9aws_cannot_loop() {
     let w = World::new();
     let wrap = w.path().join("wrap");
     fs::create_dir_all(&wrap).unwrap();
-    w.write_exe(
+    write_exe(
         &wrap.join("aws"),
         &format!("#!/bin/sh\nexec {C9AWS} \"$@\"\n"),
     );
@@ -317,7 +313,7 @@ fn non_executable_aws_is_126() {
 fn c9aws_aws_and_config_aws_path_choose_the_cli() {
     let w = World::new();
     let other = w.path().join("other-aws");
-    w.write_exe(
+    write_exe(
         &other,
         &FAKE_AWS.replace("$FAKE_AWS_LOG", "$FAKE_AWS_LOG.other"),
     );
@@ -666,7 +662,7 @@ fn the_cli_version_is_measured_once_per_binary() {
             counter.display()
         ),
     );
-    w.write_exe(&w.bin().join("aws"), &script);
+    write_exe(&w.bin().join("aws"), &script);
     for _ in 0..3 {
         let o = w.run(&["sts", "get-caller-identity"]);
         assert!(o.status.success());
@@ -882,7 +878,7 @@ exit 254
 
 fn safety_net_world() -> World {
     let w = World::new();
-    w.write_exe(&w.bin().join("aws"), REFUSING_AWS);
+    write_exe(&w.bin().join("aws"), REFUSING_AWS);
     w.cloud9()
         .config(FALLBACK, "fallback_profile = c9-fallback\n");
     w
@@ -964,7 +960,7 @@ fn safety_net_never_reruns_a_call_that_read_piped_stdin() {
 fn an_unlearnable_cli_version_is_not_asked_again() {
     let w = World::new();
     let counter = w.path().join("version-calls");
-    w.write_exe(
+    write_exe(
         &w.bin().join("aws"),
         &FAKE_AWS.replace(
             "if [ \"$1\" = \"--version\" ] && [ -z \"$FAKE_AWS_LOG_VERSION\" ]; then",

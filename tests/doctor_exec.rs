@@ -2,9 +2,10 @@
 //! temporary HOME with a fake `aws` on PATH, IMDS disabled and checkip on a
 //! closed loopback port: nothing leaves the machine.
 
+mod common;
+use common::{write_exe, CLOUD9_CREDENTIALS};
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 const C9AWS: &str = env!("CARGO_BIN_EXE_c9aws");
@@ -26,8 +27,6 @@ case " $* " in
 esac
 exit 0
 "#;
-
-const CLOUD9_CREDENTIALS: &str = "# Do not modify this file, if this file is modified it will not be updated. If the file is deleted, it will be recreated on Sat Nov 28 2026 16:00:00 GMT+0000 (Coordinated Universal Time).\n# 6d0d5f2b1c7e4a4f9b8e3d2c1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f #\n\n[default]\naws_access_key_id = ASIAC9AWSTESTKEYID00\naws_secret_access_key = c9awsTESTsecretKEYdoNOTprint0000000000000\naws_session_token = c9awsTESTsessionTOKENdoNOTprint\nregion = ap-northeast-1\n";
 
 struct World {
     dir: tempfile::TempDir,
@@ -82,11 +81,6 @@ impl World {
     fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         self.cmd(args, env).output().unwrap()
     }
-}
-
-fn write_exe(p: &Path, text: &str) {
-    fs::write(p, text).unwrap();
-    fs::set_permissions(p, fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 fn doctor(w: &World, env: &[(&str, &str)]) -> (i32, serde_json::Value) {

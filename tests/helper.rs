@@ -4,16 +4,15 @@
 //! false. Hermetic: a temporary HOME, a fake `aws`, IMDS and checkip on closed
 //! loopback ports, the endpoint on 127.0.0.1 (no DNS query leaves the machine).
 
+mod common;
+use common::{write_exe, CLOUD9_CREDENTIALS};
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const C9AWS: &str = env!("CARGO_BIN_EXE_c9aws");
 
 const FAKE_AWS: &str = "#!/bin/sh\n[ \"$1\" = --version ] && { echo 'aws-cli/1.45.11 Python/3.11.7 Linux/6 botocore/1.43.11'; exit 0; }\necho \"fake aws: $*\"\nexit 3\n";
-
-const CLOUD9_CREDENTIALS: &str = "# Do not modify this file, if this file is modified it will not be updated. If the file is deleted, it will be recreated on Sat Nov 28 2026 16:00:00 GMT+0000 (Coordinated Universal Time).\n# 6d0d5f2b1c7e4a4f9b8e3d2c1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f #\n\n[default]\naws_access_key_id = ASIAC9AWSTESTKEYID00\naws_secret_access_key = c9awsTESTsecretKEYdoNOTprint0000000000000\naws_session_token = c9awsTESTsessionTOKENdoNOTprint\nregion = ap-northeast-1\n";
 
 struct World {
     dir: tempfile::TempDir,
@@ -28,7 +27,7 @@ impl World {
         fs::create_dir_all(w.home().join(".c9")).unwrap();
         fs::write(w.home().join(".aws/credentials"), CLOUD9_CREDENTIALS).unwrap();
         fs::create_dir_all(w.path("bin")).unwrap();
-        exe(&w.path("bin/aws"), FAKE_AWS);
+        write_exe(&w.path("bin/aws"), FAKE_AWS);
         w
     }
     fn path(&self, p: &str) -> PathBuf {
@@ -63,11 +62,6 @@ impl World {
     fn facts(&self) -> Option<String> {
         fs::read_to_string(self.home().join(".cache/c9aws/facts.json")).ok()
     }
-}
-
-fn exe(p: &Path, text: &str) {
-    fs::write(p, text).unwrap();
-    fs::set_permissions(p, fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 fn stderr(o: &Output) -> String {
@@ -135,29 +129,29 @@ fn without_the_helper_the_call_runs_unchanged_with_one_clear_line_and_nothing_ca
     assert_eq!(v["decision"]["action"], "passthrough");
 }
 
+/// The `c9aws` check of a `doctor --json` run.
+fn c9aws_check(o: &Output) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "c9aws")
+        .unwrap()
+        .clone()
+}
+
 #[test]
 fn doctor_names_a_missing_helper_with_its_fix() {
     let w = World::new();
     let o = w.run(&w.lone_c9aws(), &["doctor", "--json"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let c = v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "c9aws")
-        .unwrap();
+    let c = c9aws_check(&o);
     assert_eq!(c["status"], "fail", "{c}");
     assert!(c["fix"].as_str().unwrap().contains("c9aws-probe"), "{c}");
     // Installed with its helper, the same check is fine.
     let o = w.run(Path::new(C9AWS), &["doctor", "--json"]);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let c = v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "c9aws")
-        .unwrap();
+    let c = c9aws_check(&o);
     assert_eq!(c["status"], "ok", "{c}");
 }
 

@@ -179,15 +179,20 @@ fn run(cmd: &mut Command, input: &[u8], wait: Duration) -> Result<Vec<u8>, Failu
         let _ = stdin.write_all(input);
     }
     let mut stdout = child.stdout.take().expect("piped");
-    let mut stderr = child.stderr.take();
+    // stderr (when captured) drains on a thread of its own, so that a helper
+    // filling one pipe never blocks while the other is being read.
+    let stderr = child.stderr.take().map(|mut e| {
+        std::thread::spawn(move || {
+            let mut err = Vec::new();
+            let _ = e.read_to_end(&mut err);
+            err
+        })
+    });
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut out = Vec::new();
-        let mut err = Vec::new();
         let _ = stdout.read_to_end(&mut out);
-        if let Some(e) = stderr.as_mut() {
-            let _ = e.read_to_end(&mut err);
-        }
+        let err = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
         let _ = tx.send((out, err));
     });
     let (out, err) = match rx.recv_timeout(wait) {
