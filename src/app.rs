@@ -61,6 +61,38 @@ pub(crate) fn engine() -> &'static Engine {
     ENGINE.get_or_init(Engine::helper)
 }
 
+/// What `c9aws`'s C entry point keeps of std's process start-up (src/main.rs
+/// says why it skips the rest):
+/// - SIGPIPE ignored, so a write to a closed pipe (the helper's stdin, a
+///   closed stdout under `explain`) is an error c9aws handles rather than a
+///   silent death. Children get the default back: std's spawn and exec reset
+///   SIGPIPE, as they did when std's own start-up had ignored it.
+/// - Fds 0–2 that are closed get `/dev/null`, so nothing c9aws opens lands on
+///   them and nothing it prints goes into one of its own files. Unlike std's,
+///   these are close-on-exec: the `aws` that c9aws execs sees the fd closed,
+///   exactly as it would without c9aws in front.
+pub fn start_process() {
+    // SAFETY: plain libc calls at start-up, before any other thread exists;
+    // `fds` outlives the poll, and the path is a NUL-terminated literal.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+            fd,
+            events: 0,
+            revents: 0,
+        });
+        if libc::poll(fds.as_mut_ptr(), 3, 0) <= 0 {
+            return;
+        }
+        for p in fds {
+            if p.revents & libc::POLLNVAL != 0 {
+                // open returns the lowest free fd: this one.
+                libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
+            }
+        }
+    }
+}
+
 pub fn run(argv: Vec<OsString>) -> i32 {
     let args = argv.get(1..).unwrap_or_default();
     let env = environment::snapshot();

@@ -22,6 +22,9 @@ if [ "$1" = "--version" ] && [ -z "$FAKE_AWS_LOG_VERSION" ]; then
   exit 0
 fi
 log="$FAKE_AWS_LOG"
+fds=""
+for fd in 0 1 2; do if [ -e "/proc/$$/fd/$fd" ]; then fds="${fds}o"; else fds="${fds}c"; fi; done
+printf '%s' "$fds" > "$log.fds"
 : > "$log.argv"
 for a in "$@"; do printf '%s\0' "$a" >> "$log.argv"; done
 printf '%s' "${C9AWS_ACTIVE-unset}" > "$log.active"
@@ -208,6 +211,48 @@ fn signal_dispositions_are_those_of_a_direct_start() {
         want,
         "c9aws must not leave signals ignored or blocked"
     );
+}
+
+#[test]
+fn closed_standard_fds_stay_closed_and_catch_nothing_of_c9aws() {
+    // stdin and stderr closed, as `cmd <&- 2>&-` in a shell. c9aws prints an
+    // error (malformed config) and writes its cache on Cloud9; neither may land
+    // in a file it opened on those fds, and aws must see them closed as a
+    // direct start does.
+    let w = World::new();
+    w.cloud9();
+    w.config("", "[broken\n");
+    let closed = |prog: &Path| {
+        let mut c = w.cmd(&[]);
+        let envs: Vec<(OsString, OsString)> = c
+            .get_envs()
+            .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned())))
+            .collect();
+        c = Command::new("/bin/sh");
+        c.args(["-c", "exec 0<&- 2>&- \"$@\"", "sh"])
+            .arg(prog)
+            .args(["sts", "get-caller-identity"])
+            .env_clear()
+            .envs(envs);
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{o:?}");
+        w.logged("fds")
+    };
+    let direct = closed(&w.bin().join("aws"));
+    assert_eq!(direct, "coc");
+    assert_eq!(closed(Path::new(C9AWS)), direct);
+    assert_eq!(
+        w.argv(),
+        vec![b"sts".to_vec(), b"get-caller-identity".to_vec()]
+    );
+    let cache = w.home().join(".cache/c9aws");
+    let mut seen = 0;
+    for e in fs::read_dir(&cache).unwrap() {
+        let text = fs::read(e.unwrap().path()).unwrap();
+        assert!(!String::from_utf8_lossy(&text).contains("c9aws:"));
+        seen += 1;
+    }
+    assert!(seen > 0, "c9aws wrote no cache in {}", cache.display());
 }
 
 #[test]
