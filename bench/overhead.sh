@@ -3,9 +3,11 @@
 # The `aws` is a fake that exits at once, so the difference between `c9aws ARGS` and
 # `fake-aws ARGS` is what c9aws adds to a call. c9aws is installed the way `cargo install`
 # does it (a copy of the release binary). Every case runs once per round, rounds shuffled
-# (bench/interleave.py), so the VM's drift hits all cases alike. The floor row is a 3-line
-# Rust program that only execs the fake aws: what any dynamically linked wrapper costs here.
-# Usage: bench/overhead.sh [--quick]   (needs python3, rustc; GNU time for the RSS line)
+# (bench/interleave.py), so the VM's drift hits all cases alike. Two floor rows put the
+# figures in context: a 3-line Rust program that only execs the fake aws (what any plain,
+# dynamically linked Rust wrapper costs here), and the same in C, linked statically (what
+# one more execve costs on this machine at the least).
+# Usage: bench/overhead.sh [--quick]   (needs python3, rustc, cc; GNU time for the RSS line)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=600; warmup=30
@@ -30,6 +32,14 @@ fn main() {
 }
 RS
 rustc -O -C panic=abort -C strip=symbols -C link-arg=-no-pie "$work/floor.rs" -o "$work/inst/floor"
+cat > "$work/floor.c" <<C
+#include <unistd.h>
+int main(int argc, char **argv) { argv[0] = "$work/bin/aws"; execv(argv[0], argv); return 127; }
+C
+cfloor=()
+if cc -O2 -static "$work/floor.c" -o "$work/inst/cfloor" 2>/dev/null; then
+  cfloor=("floor: C exec wrapper, static=$work/inst/cfloor sts get-caller-identity")
+fi
 cat > "$work/c9home/.aws/credentials" <<'INI'
 # Do not modify this file, if this file is modified it will not be updated. If the file is deleted, it will be recreated on Sat Nov 28 2026.
 # 0000000000000000000000000000000000000000000000000000000000000000 #
@@ -50,7 +60,8 @@ py=$(python3 -c 'import sys; print(sys.executable)')
 H=$work/home C=$work/c9home
 "$py" bench/interleave.py --runs "$runs" --warmup "$warmup" --json "$work/result.json" \
   "aws (direct)=$work/bin/aws sts get-caller-identity" \
-  "floor: minimal Rust exec=$work/inst/floor sts get-caller-identity" \
+  "floor: Rust exec wrapper=$work/inst/floor sts get-caller-identity" \
+  ${cfloor[@]+"${cfloor[@]}"} \
   "c9aws off Cloud9=HOME=$H $bin sts get-caller-identity" \
   "c9aws AMTC (warm)=HOME=$C $bin sts get-caller-identity" \
   "c9aws local-only=HOME=$C $bin configure list" \
@@ -61,3 +72,6 @@ if [ -x /usr/bin/time ]; then
   echo "peak RSS of c9aws explain, warm (KiB): $rss"
 fi
 ls -l "$bin" | awk '{print "binary size (bytes): " $5}'
+if command -v readelf >/dev/null; then
+  if readelf -l "$bin" | grep -q INTERP; then echo "c9aws linked: dynamically"; else echo "c9aws linked: statically"; fi
+fi

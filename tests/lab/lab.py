@@ -487,7 +487,7 @@ class Lab:
             return
         print("c9aws: %s missing; running `cargo build --release` ..." % self.c9aws, flush=True)
         try:
-            r = subprocess.run(["cargo", "build", "--release", "--bin", "c9aws"], cwd=REPO, capture_output=True,
+            r = subprocess.run(["cargo", "build", "--release"], cwd=REPO, capture_output=True,
                                text=True, timeout=900)
             if r.returncode != 0 or not os.access(self.c9aws, os.X_OK):
                 tail = "\n".join((r.stderr or "").strip().splitlines()[-15:])
