@@ -3,17 +3,15 @@
 //! down or disabled) that end within the deadline, and no secret on stderr
 //! even with `C9AWS_DEBUG=1`. Nothing here leaves the machine.
 
+#[path = "common/fake_imds.rs"]
+mod fake;
+use fake::{imds, serve, Server, TOKEN};
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const C9AWS: &str = env!("CARGO_BIN_EXE_c9aws");
-const TOKEN: &str = "fake-imds-token";
 const ROLE: &str = "c9-fallback-role";
 const KEY_ID: &str = "ASIAC9AWSCREDPROC001";
 const SECRET: &str = "credProcSecretDoNotPrint000000000000000";
@@ -29,150 +27,6 @@ fn role_json() -> String {
     format!(
         r#"{{"Code":"Success","LastUpdated":"2026-11-28T19:00:00Z","Type":"AWS-HMAC","AccessKeyId":"{KEY_ID}","SecretAccessKey":"{SECRET}","Token":"{SESSION}","Expiration":"{EXPIRATION}"}}"#
     )
-}
-
-/// `(method, path, headers)` → `(status, body)`; `None`: never answer.
-type Handler = dyn Fn(&str, &str, &BTreeMap<String, String>) -> Option<(u16, String)> + Send + Sync;
-
-/// A listener on an ephemeral loopback port, one thread per connection,
-/// stopped (connections closed, threads joined) on drop.
-struct Server {
-    port: u16,
-    requests: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
-    held: Arc<Mutex<Vec<TcpStream>>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Server {
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-    fn count(&self) -> usize {
-        self.requests.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        for s in self.held.lock().unwrap().drain(..) {
-            let _ = s.shutdown(Shutdown::Both);
-        }
-        // Wake the accept loop.
-        let _ = TcpStream::connect_timeout(
-            &([127, 0, 0, 1], self.port).into(),
-            Duration::from_millis(500),
-        );
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn serve(handler: Arc<Handler>) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let requests = Arc::new(AtomicUsize::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let held = Arc::new(Mutex::new(Vec::new()));
-    let (r, s, h) = (requests.clone(), stop.clone(), held.clone());
-    let thread = std::thread::spawn(move || {
-        let mut workers = Vec::new();
-        for conn in listener.incoming() {
-            if s.load(Ordering::SeqCst) {
-                break;
-            }
-            let Ok(conn) = conn else { continue };
-            let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
-            if let Ok(c) = conn.try_clone() {
-                h.lock().unwrap().push(c);
-            }
-            let (r, handler) = (r.clone(), handler.clone());
-            workers.push(std::thread::spawn(move || answer(conn, &r, &*handler)));
-        }
-        for w in workers {
-            let _ = w.join();
-        }
-    });
-    Server {
-        port,
-        requests,
-        stop,
-        held,
-        thread: Some(thread),
-    }
-}
-
-/// One request per connection, answered with `Connection: close`.
-fn answer(mut conn: TcpStream, count: &AtomicUsize, handler: &Handler) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 1024];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-        match conn.read(&mut chunk) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-        if buf.len() > 64 * 1024 {
-            return;
-        }
-    }
-    count.fetch_add(1, Ordering::SeqCst);
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let mut lines = text.split("\r\n");
-    let mut first = lines.next().unwrap_or("").split(' ');
-    let method = first.next().unwrap_or("").to_string();
-    let path = first.next().unwrap_or("").to_string();
-    let headers: BTreeMap<String, String> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let Some((status, body)) = handler(&method, &path, &headers) else {
-        // Never answer: hold the connection until the peer or Drop closes it.
-        let _ = conn.read(&mut chunk);
-        return;
-    };
-    // Real IMDS echoes the token's TTL; aws-config requires it.
-    let ttl = if path == "/latest/api/token" && status == 200 {
-        "X-Aws-Ec2-Metadata-Token-Ttl-Seconds: 21600\r\n"
-    } else {
-        ""
-    };
-    let resp = format!(
-        "HTTP/1.1 {status} Status\r\nContent-Type: text/plain\r\n{ttl}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = conn.write_all(resp.as_bytes());
-    let _ = conn.flush();
-}
-
-/// IMDSv2: a token from PUT /latest/api/token, 401 without it, the
-/// meta-data `values` (paths under /latest/meta-data/), 404 for the rest.
-fn imds(values: &[(&str, String)]) -> Server {
-    let values: BTreeMap<String, String> = values
-        .iter()
-        .map(|(k, v)| (format!("/latest/meta-data/{k}"), v.clone()))
-        .collect();
-    serve(Arc::new(
-        move |method: &str, path: &str, h: &BTreeMap<String, String>| {
-            if path == "/latest/api/token" {
-                return Some(
-                    if method == "PUT" && h.contains_key("x-aws-ec2-metadata-token-ttl-seconds") {
-                        (200, TOKEN.to_string())
-                    } else {
-                        (400, String::new())
-                    },
-                );
-            }
-            if h.get("x-aws-ec2-metadata-token").map(String::as_str) != Some(TOKEN) {
-                return Some((401, String::new()));
-            }
-            Some(match (method, values.get(path)) {
-                ("GET", Some(v)) => (200, v.clone()),
-                _ => (404, String::new()),
-            })
-        },
-    ))
 }
 
 fn with_role() -> Server {
@@ -318,7 +172,7 @@ fn a_role_ec2_may_not_assume_is_an_error() {
 fn imds_down_fails_within_the_deadline() {
     // Refused: a port that was just free.
     let port = {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
     let url = format!("http://127.0.0.1:{port}");
