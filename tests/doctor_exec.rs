@@ -83,6 +83,10 @@ impl World {
     }
 }
 
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 fn doctor(w: &World, env: &[(&str, &str)]) -> (i32, serde_json::Value) {
     let o = w.run(&["doctor", "--json"], env);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
@@ -209,21 +213,28 @@ fn exec_switches_for_a_refused_service() {
         // and an explicit AWS_PROFILE=default is AMTC too.
         &[("AWS_SECURITY_TOKEN", "stale"), ("AWS_PROFILE", "default")],
     );
-    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // The fallback profile, Cloud9's region kept (the profile says
+    // us-west-2), no key or token variables, nothing set empty.
+    assert_eq!(
+        env,
+        [
+            "AWS_DEFAULT_PROFILE=fb",
+            "AWS_DEFAULT_REGION=ap-northeast-1",
+            "AWS_PROFILE=fb",
+            "AWS_REGION=ap-northeast-1"
+        ]
+    );
+    // sts: SDK tools assume roles, which AMTC never allows.
+    let (_, env) = exec_env(&w, &["--service", "sts"], &[]);
     assert!(env.contains(&"AWS_PROFILE=fb".to_string()), "{env:?}");
-    // The fallback profile says us-west-2; Cloud9's region is kept.
-    assert!(
-        env.contains(&"AWS_REGION=ap-northeast-1".to_string()),
-        "{env:?}"
-    );
-    assert!(
-        !env.iter().any(|l| l.starts_with("AWS_SECURITY_TOKEN")),
-        "{env:?}"
-    );
-    assert!(
-        !env.iter().any(|l| l.ends_with('=')),
-        "nothing empty: {env:?}"
-    );
+    // An allowed service on an unknown route (no IMDS here) keeps AMTC.
+    let (o, env) = exec_env(&w, &["--service", "s3"], &[]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(env.is_empty(), "{env:?}");
+    // Without --service only a NAT switches; no IMDS, no NAT known.
+    let (_, env) = exec_env(&w, &[], &[]);
+    assert!(env.is_empty(), "{env:?}");
 }
 
 #[test]
@@ -236,7 +247,7 @@ fn exec_leaves_the_program_alone_off_cloud9_and_with_other_credentials() {
 
     let w = World::new();
     w.cloud9().fallback();
-    let (_, env) = exec_env(
+    let (o, env) = exec_env(
         &w,
         &["--service", "iam"],
         &[
@@ -244,16 +255,36 @@ fn exec_leaves_the_program_alone_off_cloud9_and_with_other_credentials() {
             ("AWS_SECRET_ACCESS_KEY", "s"),
         ],
     );
-    assert!(
-        env.contains(&"AWS_ACCESS_KEY_ID=AKIAUSER".to_string()),
-        "{env:?}"
+    assert_eq!(
+        env,
+        ["AWS_ACCESS_KEY_ID=AKIAUSER", "AWS_SECRET_ACCESS_KEY=s"]
     );
-    assert!(!env.iter().any(|l| l.starts_with("AWS_PROFILE")), "{env:?}");
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
 }
 
 #[test]
-fn exec_missing_program_is_127() {
+fn exec_without_a_fallback_runs_unchanged_and_says_what_to_do() {
     let w = World::new();
+    w.cloud9();
+    let (o, env) = exec_env(&w, &["--service", "iam"], &[]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(env.is_empty(), "{env:?}");
+    let e = stderr(&o);
+    assert!(
+        e.contains("would be refused") && e.contains("c9aws setup"),
+        "{e}"
+    );
+    assert_eq!(e.lines().count(), 1, "{e}");
+}
+
+#[test]
+fn exec_exit_codes_are_the_programs() {
+    let w = World::new();
+    let o = w.run(&["exec", "--", "sh", "-c", "exit 7"], &[]);
+    assert_eq!(o.status.code(), Some(7));
     let o = w.run(&["exec", "--", "/nonexistent/prog"], &[]);
     assert_eq!(o.status.code(), Some(127));
+    assert!(stderr(&o).contains("/nonexistent/prog"), "{}", stderr(&o));
+    let o = w.run(&["exec", "--", w.home().to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(126));
 }
