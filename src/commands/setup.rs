@@ -151,7 +151,7 @@ fn setup(env: &EnvMap, args: &Args) -> Result<(), String> {
             }
             eprintln!(
                 "The instance role needs, for c9aws's route checks: ec2:DescribeRouteTables, \
-                 ec2:DescribeVpcEndpoints, ec2:DescribePrefixLists; and whatever your own refused \
+                 ec2:DescribeVpcEndpoints; and whatever your own refused \
                  calls need (e.g. iam:*, sts:*, or the services behind your VPC endpoints). \
                  Cloud9's default role (AWSCloud9SSMAccessRole) has none of these: attach a policy \
                  to the instance profile's role. `c9aws doctor` checks that the profile signs."
