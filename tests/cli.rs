@@ -632,7 +632,7 @@ fn the_cli_version_is_measured_once_per_binary() {
 }
 
 #[test]
-fn an_unwritable_cache_still_runs_the_call() {
+fn an_unwritable_cache_still_runs_the_call_and_says_why_it_is_slow() {
     let w = World::new();
     w.cloud9();
     // A regular file where the cache directory should be: creating it fails
@@ -645,10 +645,15 @@ fn an_unwritable_cache_still_runs_the_call() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(
-        stderr(&o),
-        "",
-        "a cache c9aws cannot write is not the user's problem"
+    // Nothing can be remembered, so every call pays for `aws --version` and
+    // the probes again: the user is told once (not once per file), with the fix.
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("c9aws: cannot write its cache in ")
+            && err.contains(&blocker.join("cache/c9aws").display().to_string())
+            && err.contains("XDG_CACHE_HOME"),
+        "{err}"
     );
     assert_eq!(w.argv(), vec![b"s3".to_vec(), b"ls".to_vec()]);
 }

@@ -244,9 +244,7 @@ pub fn version(aws: &Path, env: &EnvMap) -> Option<CliVersion> {
         let mut text = lines.join("\n");
         text.push('\n');
         if let Err(e) = write_atomic(&c, text.as_bytes()) {
-            debug(env, || {
-                format!("cannot remember the CLI version in {}: {e}", c.display())
-            });
+            crate::adapters::environment::cache_unwritable(&c, &e);
         }
     }
     measured

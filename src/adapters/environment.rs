@@ -36,6 +36,25 @@ pub fn debug(env: &EnvMap, msg: impl FnOnce() -> String) {
     }
 }
 
+/// Says, once per process, that c9aws could not write a file of its cache.
+/// The call still runs, but nothing is remembered: every call then measures
+/// `aws --version` again (a Python start-up) and probes the network again
+/// (for S3 and DynamoDB with a fallback, the ~1.5 s route-table read), which
+/// the user would otherwise see only as slowness. A `~/.cache` left owned by
+/// root by a `sudo` run is the common cause.
+pub fn cache_unwritable(file: &std::path::Path, err: &std::io::Error) {
+    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    let dir = file.parent().unwrap_or(file);
+    eprintln!(
+        "c9aws: cannot write its cache in {}: {err}; until it can, every call measures the CLI and \
+         probes the network again (make that directory writable, or set XDG_CACHE_HOME to one that is)",
+        dir.display()
+    );
+}
+
 /// c9aws's cache directory: `$XDG_CACHE_HOME/c9aws`, else `$HOME/.cache/c9aws`,
 /// else the platform's cache dir. Written once: the version and facts caches share it.
 pub fn cache_dir(env: &EnvMap) -> Option<std::path::PathBuf> {

@@ -116,9 +116,7 @@ pub fn gather(env: &EnvMap, aws: &Path, plan: &Plan, s: &Settings, refresh: bool
             }
             if let Some(p) = &path {
                 if let Err(e) = c.save(p) {
-                    debug(env, || {
-                        format!("cannot write the facts cache {}: {e}", p.display())
-                    });
+                    crate::adapters::environment::cache_unwritable(p, &e);
                 }
             }
             c
@@ -314,7 +312,7 @@ pub fn remember_refusal(env: &EnvMap, services: &[String], region: Option<&str>)
             c.set_learnt_refused(svc, region, now());
         }
         if let Err(e) = c.save(&path) {
-            debug(env, || format!("cannot remember the refusal: {e}"));
+            crate::adapters::environment::cache_unwritable(&path, &e);
         }
     });
 }

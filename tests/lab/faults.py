@@ -328,14 +328,14 @@ class Faults:
         # Unwritable: ~/.cache is a file, so no cache directory can exist (root ignores modes).
         h = self.home("cache-unwritable", prv)
         (h / ".cache").write_text("not a directory\n")
-        self.expect("cache-unwritable/private", prv, h, "fallback")
-        self.expect("cache-unwritable/private: again", prv, h, "fallback")
+        self.expect("cache-unwritable/private", prv, h, "fallback", says="cannot write its cache")
+        self.expect("cache-unwritable/private: again", prv, h, "fallback", says="cannot write its cache")
         # Read-only home: a read-only bind mount in a private mount namespace.
         h = self.home("home-ro", prv)
         wrap = ["unshare", "-m", "sh", "-c",
                 'mount --bind "$HOME" "$HOME" && mount -o remount,bind,ro "$HOME" && '
                 '! touch "$HOME/.rw-probe" 2>/dev/null && exec "$@"', "sh"]
-        self.expect("home-read-only/private", prv, h, "fallback", wrap=wrap)
+        self.expect("home-read-only/private", prv, h, "fallback", wrap=wrap, says="cannot write its cache")
         self.add(not (h / ".cache").exists() and not (h / ".rw-probe").exists(), "home-read-only/private: untouched",
                  "nothing written to the read-only home")
 
