@@ -108,6 +108,41 @@ fn status<'a>(v: &'a serde_json::Value, name: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// Whether an ELF executable asks for a dynamic loader (has PT_INTERP).
+fn has_interpreter(exe: &str) -> bool {
+    let b = fs::read(exe).unwrap();
+    assert_eq!(&b[..4], b"\x7fELF");
+    assert_eq!(b[4], 2, "64-bit ELF");
+    let u16_at = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as usize;
+    let phoff = u64::from_le_bytes(b[32..40].try_into().unwrap()) as usize;
+    let (size, count) = (u16_at(54), u16_at(56));
+    (0..count).any(|i| {
+        let o = phoff + i * size;
+        u32::from_le_bytes(b[o..o + 4].try_into().unwrap()) == 3 // PT_INTERP
+    })
+}
+
+#[test]
+fn doctor_says_truly_how_c9aws_is_linked() {
+    let w = World::new();
+    let (_, v) = doctor(&w, &[]);
+    let link = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "link")
+        .expect("a link check");
+    let detail = link["summary"].as_str().unwrap_or_default();
+    if has_interpreter(C9AWS) {
+        assert_eq!(link["status"], "info", "{link}");
+        assert!(detail.contains("linked dynamically"), "{link}");
+        assert!(link["fix"].as_str().unwrap().contains("glibc-static"), "{link}");
+    } else {
+        assert_eq!(link["status"], "ok", "{link}");
+        assert_eq!(detail, "c9aws is linked statically", "{link}");
+    }
+}
+
 #[test]
 fn doctor_off_cloud9_is_healthy_and_probes_nothing() {
     let w = World::new();
