@@ -136,7 +136,10 @@ fn doctor_says_truly_how_c9aws_is_linked() {
     if has_interpreter(C9AWS) {
         assert_eq!(link["status"], "info", "{link}");
         assert!(detail.contains("linked dynamically"), "{link}");
-        assert!(link["fix"].as_str().unwrap().contains("glibc-static"), "{link}");
+        assert!(
+            link["fix"].as_str().unwrap().contains("glibc-static"),
+            "{link}"
+        );
     } else {
         assert_eq!(link["status"], "ok", "{link}");
         assert_eq!(detail, "c9aws is linked statically", "{link}");
