@@ -3,7 +3,7 @@
 //! argv (as raw bytes), its environment, its stdin and its signal dispositions.
 
 mod common;
-use common::{write_exe, CLOUD9_CREDENTIALS};
+use common::{doctor_check, sandbox, write_exe, CLOUD9_CREDENTIALS};
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::Write;
@@ -46,13 +46,9 @@ struct World {
 
 impl World {
     fn new() -> World {
-        let w = World {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        fs::create_dir_all(w.home()).unwrap();
-        fs::create_dir_all(w.bin()).unwrap();
-        write_exe(&w.bin().join("aws"), FAKE_AWS);
-        w
+        World {
+            dir: sandbox(FAKE_AWS),
+        }
     }
     fn path(&self) -> &Path {
         self.dir.path()
@@ -950,16 +946,6 @@ fn doctor(w: &World, env: &[(&str, &str)]) -> (Option<i32>, serde_json::Value) {
     (o.status.code(), v)
 }
 
-fn status_of(v: &serde_json::Value, name: &str) -> String {
-    v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .map(|c| c["status"].as_str().unwrap().to_string())
-        .unwrap_or_else(|| "absent".into())
-}
-
 /// What tests/doctor_exec.rs does not cover: a configured fallback missing from
 /// the files, and the exact command line of the signing check.
 #[test]
@@ -969,7 +955,7 @@ fn doctor_names_a_missing_fallback_and_signs_with_the_cli() {
     // A fallback that is configured but missing from the files.
     w.config("", "fallback_profile = nope\n");
     let (_, v) = doctor(&w, &[]);
-    assert_eq!(status_of(&v, "fallback"), "fail");
+    assert_eq!(doctor_check(&v, "fallback")["status"], "fail");
     assert!(
         v.to_string()
             .contains("\\\"nope\\\" is configured but is in neither"),
@@ -983,8 +969,8 @@ fn doctor_names_a_missing_fallback_and_signs_with_the_cli() {
     let arn =
         r#"{"UserId":"AIDA","Account":"123456789012","Arn":"arn:aws:iam::123456789012:user/fb"}"#;
     let (_, v) = doctor(&w, &[("FAKE_AWS_OUT", arn)]);
-    assert_eq!(status_of(&v, "fallback"), "ok");
-    assert_eq!(status_of(&v, "fallback-sign"), "ok", "{v:#}");
+    assert_eq!(doctor_check(&v, "fallback")["status"], "ok");
+    assert_eq!(doctor_check(&v, "fallback-sign")["status"], "ok", "{v:#}");
     assert!(v.to_string().contains("arn:aws:iam::123456789012:user/fb"));
     assert_eq!(
         argv_strings(&w),

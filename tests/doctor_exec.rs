@@ -3,7 +3,7 @@
 //! closed loopback port: nothing leaves the machine.
 
 mod common;
-use common::{write_exe, CLOUD9_CREDENTIALS};
+use common::{doctor_check, sandbox, write_exe, CLOUD9_CREDENTIALS};
 use std::fs;
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -35,11 +35,9 @@ struct World {
 impl World {
     fn new() -> World {
         let w = World {
-            dir: tempfile::tempdir().unwrap(),
+            dir: sandbox(FAKE_AWS),
         };
         fs::create_dir_all(w.home().join(".aws")).unwrap();
-        fs::create_dir_all(w.bin()).unwrap();
-        write_exe(&w.bin().join("aws"), FAKE_AWS);
         w
     }
     fn home(&self) -> PathBuf {
@@ -126,12 +124,7 @@ fn has_interpreter(exe: &str) -> bool {
 fn doctor_says_truly_how_c9aws_is_linked() {
     let w = World::new();
     let (_, v) = doctor(&w, &[]);
-    let link = v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "link")
-        .expect("a link check");
+    let link = doctor_check(&v, "link");
     let detail = link["summary"].as_str().unwrap_or_default();
     if has_interpreter(C9AWS) {
         assert_eq!(link["status"], "info", "{link}");
@@ -170,12 +163,7 @@ fn doctor_on_cloud9_without_a_fallback_fails_with_a_fix() {
     assert_eq!(code, 1, "{v}");
     assert_eq!(status(&v, "cloud9"), ["ok"]);
     assert_eq!(status(&v, "fallback"), ["fail"]);
-    let fb = v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "fallback")
-        .unwrap();
+    let fb = doctor_check(&v, "fallback");
     assert!(fb["fix"].as_str().unwrap().contains("c9aws setup"), "{fb}");
     // IMDS is disabled here: that is a failure too, with its fix.
     assert_eq!(status(&v, "imds"), ["fail"]);
@@ -214,12 +202,7 @@ fn under_c9aws_active_doctor_never_claims_health() {
     assert_eq!(o.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["healthy"], false);
-    let rec = v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "recursion")
-        .unwrap();
+    let rec = doctor_check(&v, "recursion");
     assert_eq!(rec["status"], "fail", "{rec}");
 }
 

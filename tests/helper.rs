@@ -5,7 +5,7 @@
 //! loopback ports, the endpoint on 127.0.0.1 (no DNS query leaves the machine).
 
 mod common;
-use common::{write_exe, CLOUD9_CREDENTIALS};
+use common::{doctor_check, sandbox, CLOUD9_CREDENTIALS};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -21,13 +21,11 @@ struct World {
 impl World {
     fn new() -> World {
         let w = World {
-            dir: tempfile::tempdir().unwrap(),
+            dir: sandbox(FAKE_AWS),
         };
         fs::create_dir_all(w.home().join(".aws")).unwrap();
         fs::create_dir_all(w.home().join(".c9")).unwrap();
         fs::write(w.home().join(".aws/credentials"), CLOUD9_CREDENTIALS).unwrap();
-        fs::create_dir_all(w.path("bin")).unwrap();
-        write_exe(&w.path("bin/aws"), FAKE_AWS);
         w
     }
     fn path(&self, p: &str) -> PathBuf {
@@ -132,13 +130,7 @@ fn without_the_helper_the_call_runs_unchanged_with_one_clear_line_and_nothing_ca
 /// The `c9aws` check of a `doctor --json` run.
 fn c9aws_check(o: &Output) -> serde_json::Value {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "c9aws")
-        .unwrap()
-        .clone()
+    doctor_check(&v, "c9aws").clone()
 }
 
 #[test]

@@ -47,10 +47,13 @@ impl LocateError {
     }
 }
 
-fn is_executable(p: &Path) -> bool {
-    std::fs::metadata(p)
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
+/// A regular file with an execute bit (what `exec` needs, short of ACLs).
+pub(crate) fn is_executable(p: &Path) -> bool {
+    std::fs::metadata(p).is_ok_and(|m| executable(&m))
+}
+
+fn executable(m: &std::fs::Metadata) -> bool {
+    m.is_file() && m.permissions().mode() & 0o111 != 0
 }
 
 /// (device, inode) of the file a path finally points to.
@@ -99,16 +102,17 @@ pub fn locate(env: &EnvMap, configured: Option<&str>) -> Result<PathBuf, LocateE
             dir
         };
         let cand = dir.join("aws");
-        if !cand.exists() {
+        // One stat per candidate: every call walks this loop.
+        let Ok(m) = std::fs::metadata(&cand) else {
             continue;
-        }
-        if !is_executable(&cand) {
-            if cand.is_file() && not_exec.is_none() {
+        };
+        if !executable(&m) {
+            if m.is_file() && not_exec.is_none() {
                 not_exec = Some(cand);
             }
             continue;
         }
-        let id = identity(&cand);
+        let id = Some((m.dev(), m.ino()));
         if me.is_some() && id == me {
             skipped_self = true;
             continue;

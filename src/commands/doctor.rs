@@ -136,10 +136,9 @@ fn checks(env: &EnvMap) -> Vec<Check> {
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "?".into());
     // Its helper, which the cold probes and credential-process need.
-    let helper = crate::adapters::helper::path().ok().filter(|h| {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(h).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    });
+    let helper = crate::adapters::helper::path()
+        .ok()
+        .filter(|h| crate::adapters::aws_cli::is_executable(h));
     out.push(match (&helper, crate::app::engine().in_process) {
         (Some(h), false) => check(
             "c9aws",

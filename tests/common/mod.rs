@@ -1,6 +1,7 @@
 //! What several integration tests share: Cloud9's credentials file as Cloud9
 //! writes it (AMTC in play; the keys are test values that must never be
-//! printed), and writing an executable script.
+//! printed), writing an executable script, the sandbox each test world starts
+//! from, and reading one check of `c9aws doctor --json`.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -11,4 +12,24 @@ pub const CLOUD9_CREDENTIALS: &str = "# Do not modify this file, if this file is
 pub fn write_exe(p: &Path, text: &str) {
     std::fs::write(p, text).unwrap();
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// A temporary directory with an empty `home/` and `bin/aws`, the given fake
+/// CLI; each test file's `World` adds what it needs on top.
+pub fn sandbox(fake_aws: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("home")).unwrap();
+    std::fs::create_dir_all(dir.path().join("bin")).unwrap();
+    write_exe(&dir.path().join("bin/aws"), fake_aws);
+    dir
+}
+
+/// The check called `name` in the output of `c9aws doctor --json`.
+pub fn doctor_check<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    v["checks"]
+        .as_array()
+        .expect("doctor --json has a checks array")
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} check in {v}"))
 }
