@@ -24,7 +24,8 @@
 //! 3. Indexes the embedded data tables (`data/`): a sorted list of each table's
 //!    keys with the byte range of their record, so that a lookup is a binary
 //!    search touching a few pages instead of a scan of ~400 KB of text on
-//!    every call (`src/core/table.rs` reads it).
+//!    every call (`src/core/table.rs` reads it). Each table is written as its
+//!    text (`include_str!`) and its index in one value, so no caller pairs them.
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -102,15 +103,19 @@ fn main() {
         // First record of a key wins, as a scan from the top would find it.
         entries.sort_by(|a, b| a.0.cmp(b.0));
         entries.dedup_by(|b, a| a.0 == b.0);
+        // The text and its index in one value: a lookup cannot pair one
+        // table's index with another table's text.
         writeln!(
             out,
-            "pub(crate) static {name}: crate::core::table::Index = &["
+            "pub(crate) static {name}: crate::core::table::Table = crate::core::table::Table {{\n    \
+             text: include_str!({:?}),\n    index: &[",
+            path.display().to_string()
         )
         .unwrap();
         for (key, start, end) in entries {
-            writeln!(out, "    ({key:?}, {start}, {end}),").unwrap();
+            writeln!(out, "        ({key:?}, {start}, {end}),").unwrap();
         }
-        out.push_str("];\n");
+        out.push_str("    ],\n};\n");
     }
     let dest = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("tables.rs");
     std::fs::write(&dest, out).unwrap_or_else(|e| panic!("cannot write {}: {e}", dest.display()));

@@ -11,9 +11,6 @@
 //! Regions that match no partition of those three (ISO partitions, typos) are
 //! [`EndpointError::UnknownPartition`].
 
-const DATA_V1: &str = include_str!("../../data/endpoints-v1.txt");
-const DATA_V2: &str = include_str!("../../data/endpoints-v2.txt");
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CliMajor {
     V1,
@@ -41,11 +38,15 @@ pub enum EndpointError {
     Unsupported(String),
 }
 
-fn data(major: CliMajor) -> &'static str {
+fn table(major: CliMajor) -> &'static crate::core::table::Table {
     match major {
-        CliMajor::V1 => DATA_V1,
-        CliMajor::V2 => DATA_V2,
+        CliMajor::V1 => &crate::core::table::ENDPOINTS_V1,
+        CliMajor::V2 => &crate::core::table::ENDPOINTS_V2,
     }
+}
+
+fn data(major: CliMajor) -> &'static str {
+    table(major).text
 }
 
 /// Header line `!<name> ...` (only the first few lines are headers).
@@ -86,11 +87,7 @@ fn block(major: CliMajor, service: &str) -> Option<&'static str> {
     if service.is_empty() || service.contains(char::is_whitespace) {
         return None;
     }
-    let index = match major {
-        CliMajor::V1 => crate::core::table::ENDPOINTS_V1,
-        CliMajor::V2 => crate::core::table::ENDPOINTS_V2,
-    };
-    crate::core::table::record(data(major), index, service)
+    table(major).record(service)
 }
 
 #[cfg(test)]

@@ -12,17 +12,14 @@ use crate::core::profile::{services_section, EnvMap, Profile, SharedFiles};
 use crate::core::table;
 use crate::core::CliMajor;
 
-const IDS_V1: &str = include_str!("../../data/endpoint-ids-v1.tsv");
-const IDS_V2: &str = include_str!("../../data/endpoint-ids-v2.tsv");
-
 /// The id botocore derives from a service name for configured endpoints
 /// (`s3` → `s3`, `elbv2` → `elastic_load_balancing_v2`).
 pub fn endpoint_id(major: CliMajor, service: &str) -> String {
-    let (data, index) = match major {
-        CliMajor::V1 => (IDS_V1, table::ENDPOINT_IDS_V1),
-        CliMajor::V2 => (IDS_V2, table::ENDPOINT_IDS_V2),
+    let ids = match major {
+        CliMajor::V1 => &table::ENDPOINT_IDS_V1,
+        CliMajor::V2 => &table::ENDPOINT_IDS_V2,
     };
-    table::record(data, index, service)
+    ids.record(service)
         .and_then(|line| table::after_fields(line, 1))
         .map(str::to_string)
         .unwrap_or_else(|| service.replace('-', "_"))

@@ -6,16 +6,13 @@
 use crate::core::table;
 use crate::core::CliMajor;
 
-const V1: &str = include_str!("../../data/operations-v1.tsv");
-const V2: &str = include_str!("../../data/operations-v2.tsv");
-
 /// The subcommands field of `command`'s line ("*" = any).
 fn ops(major: CliMajor, command: &str) -> Option<&'static str> {
-    let (data, index) = match major {
-        CliMajor::V1 => (V1, table::OPERATIONS_V1),
-        CliMajor::V2 => (V2, table::OPERATIONS_V2),
+    let ops = match major {
+        CliMajor::V1 => &table::OPERATIONS_V1,
+        CliMajor::V2 => &table::OPERATIONS_V2,
     };
-    table::after_fields(table::record(data, index, command)?, 1)
+    table::after_fields(ops.record(command)?, 1)
 }
 
 /// `None` when the command is not in the data (then nothing is checked).
