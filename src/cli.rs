@@ -30,21 +30,7 @@ pub struct Own {
 #[derive(Subcommand, Debug)]
 pub enum OwnCommand {
     /// Print what c9aws would do with an AWS CLI command line, without running it.
-    Explain {
-        /// One JSON object instead of text.
-        #[arg(long)]
-        json: bool,
-        /// Probe the network again instead of using cached facts.
-        #[arg(long)]
-        refresh: bool,
-        /// The AWS CLI arguments, e.g. `s3 ls s3://bucket`.
-        #[arg(
-            trailing_var_arg = true,
-            allow_hyphen_values = true,
-            value_name = "AWS-ARGS"
-        )]
-        args: Vec<OsString>,
-    },
+    Explain(crate::commands::explain::Args),
     /// Print shell code that makes `aws` run through c9aws, with completion.
     Init(crate::commands::init::Args),
     /// Check c9aws, the AWS CLI, Cloud9's credentials, the network and the fallback profile.
@@ -59,6 +45,21 @@ pub enum OwnCommand {
     /// Answer endpoint queries from stdin, one per line (for the differential tests).
     #[command(name = "__endpoints", hide = true)]
     Endpoints,
+}
+
+impl OwnCommand {
+    /// The word that names the command (in c9aws's messages).
+    pub fn word(&self) -> &'static str {
+        match self {
+            OwnCommand::Explain(_) => "explain",
+            OwnCommand::Init(_) => "init",
+            OwnCommand::Doctor(_) => "doctor",
+            OwnCommand::Setup(_) => "setup",
+            OwnCommand::CredentialProcess(_) => "credential-process",
+            OwnCommand::Exec(_) => "exec",
+            OwnCommand::Endpoints => "__endpoints",
+        }
+    }
 }
 
 /// What the first argument asks for.

@@ -6,13 +6,19 @@
 //!   or TLS stack, so its image stays small and starts fast.
 //! - `c9aws-probe` (src/bin/c9aws-probe.rs), started by `c9aws` only when the
 //!   facts cache is cold (IMDS, DNS, checkip) and for `credential-process`: the
-//!   same library with the [`app::Engine`] that runs those in-process (tokio,
-//!   aws-config's IMDS client, rustls).
+//!   same library with the [`adapters::engine::Engine`] that runs those
+//!   in-process (tokio, aws-config's IMDS client, rustls).
+//!
+//! Layers, each using only the ones below it (tools/check-layers checks the
+//! `use` lines): `main` → [`app`] (and [`cli`]) → [`commands`] → [`session`]
+//! → [`adapters`] → [`core`]; [`error`] is shared by all and uses none.
 
 pub mod adapters;
 pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod core;
+pub mod error;
 #[cfg(test)]
 mod manpage;
+pub mod session;

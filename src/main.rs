@@ -1,6 +1,6 @@
 //! `c9aws`: the executable in front of every `aws` call. The library does the
 //! work; the network probes and the instance-role credentials run in the
-//! `c9aws-probe` executable installed beside it (see `c9aws::app::Engine`).
+//! `c9aws-probe` executable installed beside it (`c9aws::adapters::engine`).
 //!
 //! `main` is the C entry point rather than Rust's: std's start-up asks glibc
 //! for the main thread's stack bounds (glibc reads and parses
@@ -14,6 +14,9 @@
 #[no_mangle]
 pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     c9aws::app::start_process();
-    let code = c9aws::app::run(std::env::args_os().collect());
+    let code = c9aws::app::run(
+        std::env::args_os().collect(),
+        c9aws::adapters::engine::Engine::helper(),
+    );
     std::process::exit(code);
 }

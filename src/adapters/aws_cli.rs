@@ -1,51 +1,19 @@
-//! The real AWS CLI: finding it (never c9aws itself), learning its version once
-//! per binary, and replacing this process with it.
-//!
-//! Why exec and not spawn: the CLI must own the terminal, stdin, signals and the
-//! exit status exactly as if it had been started directly; a waiting parent would
-//! stand between the user's Ctrl-C and the CLI and would have to re-create every
-//! exit status and signal death.
+//! The real AWS CLI: finding it (never c9aws itself) and learning its version
+//! once per binary. Running it is adapters::process's.
 
 use crate::adapters::environment::debug;
 use crate::adapters::private_file::write_atomic;
 use crate::core::profile::EnvMap;
 use crate::core::CliMajor;
-use std::ffi::{OsStr, OsString};
+use crate::error::LocateError;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Set in the CLI's environment so that a c9aws started by it (an `aws` shim
-/// that calls c9aws) passes straight through.
-pub const ACTIVE_VAR: &str = "C9AWS_ACTIVE";
-/// The `aws` c9aws exec'd: a nested c9aws skips it, so a loop cannot form.
-pub const VIA_VAR: &str = "C9AWS_VIA";
-
-#[derive(Debug)]
-pub enum LocateError {
-    /// Nothing to run: exit 127.
-    NotFound(String),
-    /// Found but cannot be executed: exit 126.
-    NotExecutable(String),
-}
-
-impl LocateError {
-    pub fn code(&self) -> i32 {
-        match self {
-            LocateError::NotFound(_) => 127,
-            LocateError::NotExecutable(_) => 126,
-        }
-    }
-    pub fn message(&self) -> &str {
-        match self {
-            LocateError::NotFound(m) | LocateError::NotExecutable(m) => m,
-        }
-    }
-}
+pub use crate::core::process::{ACTIVE_VAR, VIA_VAR};
 
 /// A regular file with an execute bit (what `exec` needs, short of ACLs).
 pub(crate) fn is_executable(p: &Path) -> bool {
@@ -75,17 +43,17 @@ pub fn locate(env: &EnvMap, configured: Option<&str>) -> Result<PathBuf, LocateE
         let p = PathBuf::from(path);
         if !p.exists() {
             return Err(LocateError::NotFound(format!(
-                "c9aws: {path} (from {from}) does not exist"
+                "{path} (from {from}) does not exist"
             )));
         }
         if !is_executable(&p) {
             return Err(LocateError::NotExecutable(format!(
-                "c9aws: {path} (from {from}) is not an executable file"
+                "{path} (from {from}) is not an executable file"
             )));
         }
         if me.is_some() && identity(&p) == me {
             return Err(LocateError::NotFound(format!(
-                "c9aws: {path} (from {from}) is c9aws itself, not the AWS CLI"
+                "{path} (from {from}) is c9aws itself, not the AWS CLI"
             )));
         }
         return Ok(p);
@@ -130,7 +98,7 @@ pub fn locate(env: &EnvMap, configured: Option<&str>) -> Result<PathBuf, LocateE
     }
     if let Some(p) = not_exec {
         return Err(LocateError::NotExecutable(format!(
-            "c9aws: {} is not executable (chmod +x it, or set C9AWS_AWS)",
+            "{} is not executable (chmod +x it, or set C9AWS_AWS)",
             p.display()
         )));
     }
@@ -138,32 +106,14 @@ pub fn locate(env: &EnvMap, configured: Option<&str>) -> Result<PathBuf, LocateE
         .map(|d| d.display().to_string())
         .collect();
     Err(LocateError::NotFound(format!(
-        "c9aws: no AWS CLI found: looked for `aws` in PATH ({}){}; install the AWS CLI or set C9AWS_AWS",
+        "no AWS CLI found: looked for `aws` in PATH ({}){}; install the AWS CLI or set C9AWS_AWS",
         dirs.join(":"),
-        if skipped_self { ", skipping c9aws itself" } else { "" }
+        if skipped_self {
+            ", skipping c9aws itself"
+        } else {
+            ""
+        }
     )))
-}
-
-/// Replaces this process with the CLI. Returns only on failure, with the exit
-/// status a shell would give (126 cannot execute, 127 not found).
-pub fn exec(aws: &Path, args: &[OsString]) -> (i32, String) {
-    // The two variables go into this process's own environment rather than
-    // through `Command::env`: with no per-command change, std execs with
-    // `environ` as it is instead of copying every variable into a map and
-    // rebuilding the block (~70 k instructions on every call). No other thread
-    // reads the environment here: c9aws's only threads (the probe helper's
-    // pipe readers) are blocked in read(2) or gone by now.
-    std::env::set_var(ACTIVE_VAR, "1");
-    std::env::set_var(VIA_VAR, aws);
-    let err = Command::new(aws).args(args).exec();
-    std::env::remove_var(ACTIVE_VAR);
-    std::env::remove_var(VIA_VAR);
-    let code = if err.kind() == std::io::ErrorKind::NotFound {
-        127
-    } else {
-        126
-    };
-    (code, format!("c9aws: cannot run {}: {err}", aws.display()))
 }
 
 /// The CLI's version string (`1.45.11`) and major version.
@@ -292,13 +242,6 @@ fn measure_version(aws: &Path, env: &EnvMap) -> Option<CliVersion> {
         debug(env, || "aws --version printed no aws-cli/X.Y.Z".into());
     }
     v
-}
-
-/// Lossy text of raw arguments, for the parser (exec always uses the raw bytes).
-pub fn lossy(args: &[OsString]) -> Vec<String> {
-    args.iter()
-        .map(|a| OsStr::to_string_lossy(a).into_owned())
-        .collect()
 }
 
 #[cfg(test)]

@@ -12,7 +12,9 @@
 use crate::adapters::environment;
 use crate::adapters::facts_cache::InstanceRec;
 use crate::adapters::probe::{self, ProbeRequest, Probed};
+use crate::core::process::ProcessPlan;
 use crate::core::profile::EnvMap;
+use crate::error::{Error, LocateError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -110,7 +112,11 @@ pub fn probe(req: &ProbeRequest) -> Probed {
 /// The instance role's credential_process JSON, from `c9aws-probe
 /// credential-process`. The JSON (a secret) stays in memory; on failure the
 /// helper's own one-line message.
-pub fn credentials(_env: &EnvMap, role: Option<&str>) -> Result<String, String> {
+pub fn credentials(env: &EnvMap, role: Option<&str>) -> Result<String, Error> {
+    credentials_text(env, role).map_err(Error::Credentials)
+}
+
+fn credentials_text(_env: &EnvMap, role: Option<&str>) -> Result<String, String> {
     let helper = path()?;
     let mut cmd = Command::new(&helper);
     cmd.arg("credential-process");
@@ -134,29 +140,16 @@ enum Failure {
     Helper(String),
 }
 
-/// Replaces this process with `c9aws-probe ARGS` (`credential-process`: the
-/// CLI reads its stdout and stderr as they are).
-pub fn exec(args: &[std::ffi::OsString]) -> i32 {
-    use std::os::unix::process::CommandExt;
-    let helper = match path() {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("c9aws: {e}");
-            return 127;
-        }
-    };
-    let e = Command::new(&helper).args(args).exec();
-    eprintln!(
-        "c9aws: cannot run {}: {e}; it is installed with c9aws (`cargo install --path .` \
-         installs both) and must sit in the same directory",
-        helper.display()
-    );
-    if e.kind() == std::io::ErrorKind::NotFound {
-        127
-    } else {
-        126
-    }
+/// `c9aws-probe ARGS` (`credential-process`: the CLI reads its stdout and
+/// stderr as they are), to be exec'd in place of this process.
+pub fn process(args: &[std::ffi::OsString]) -> Result<ProcessPlan, Error> {
+    let helper = path().map_err(|e| Error::Locate(LocateError::NotFound(e)))?;
+    Ok(ProcessPlan::new(helper).args(args.iter().cloned()))
 }
+
+/// What to do when the helper cannot be exec'd.
+pub const MISSING_HINT: &str = "it is installed with c9aws (`cargo install --path .` \
+                                installs both) and must sit in the same directory";
 
 /// Starts `cmd` with `input` on stdin and returns its stdout if it exits 0
 /// within `wait`; else kills it and says why.

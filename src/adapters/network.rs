@@ -5,6 +5,7 @@
 //! A warm call reads one small file and starts no async runtime. Concurrent
 //! cold calls take a lock so that only one of them probes.
 
+use crate::adapters::engine::Engine;
 use crate::adapters::environment::debug;
 use crate::adapters::facts_cache::{self, FactsCache};
 use crate::adapters::probe::ProbeRequest;
@@ -79,7 +80,14 @@ fn needs_routing(plan: &Plan) -> bool {
     plan.services.iter().any(|s| s == "s3" || s == "dynamodb")
 }
 
-pub fn gather(env: &EnvMap, aws: &Path, plan: &Plan, s: &Settings, refresh: bool) -> NetFacts {
+pub fn gather(
+    engine: &Engine,
+    env: &EnvMap,
+    aws: &Path,
+    plan: &Plan,
+    s: &Settings,
+    refresh: bool,
+) -> NetFacts {
     let t = ttls(s);
     let path = FactsCache::path(env);
     let load = || path.as_deref().map(FactsCache::load).unwrap_or_default();
@@ -110,7 +118,7 @@ pub fn gather(env: &EnvMap, aws: &Path, plan: &Plan, s: &Settings, refresh: bool
             } else {
                 load()
             };
-            probe_into(&mut c, env, plan, s, &t, refresh);
+            probe_into(engine, &mut c, env, plan, s, &t, refresh);
             if routing_missing(&c) {
                 read_routing(&mut c, env, aws, plan, s, &t);
             }
@@ -135,6 +143,7 @@ pub fn gather(env: &EnvMap, aws: &Path, plan: &Plan, s: &Settings, refresh: bool
 }
 
 fn probe_into(
+    engine: &Engine,
     c: &mut FactsCache,
     env: &EnvMap,
     plan: &Plan,
@@ -157,7 +166,7 @@ fn probe_into(
     // IMDS, checkip and DNS at once, under one deadline: a cold call waits for
     // the slowest, not for their sum. (Off EC2 the checkip answer is then
     // learnt for nothing; AMTC off EC2 is rare, and the answer is cached.)
-    let got = (crate::app::engine().probe)(&ProbeRequest {
+    let got = (engine.probe)(&ProbeRequest {
         env,
         want_instance: m.instance,
         want_egress: m.egress,
@@ -195,7 +204,7 @@ fn probe_into(
     more.egress &= !m.egress;
     let left = PROBE_DEADLINE.saturating_sub(started.elapsed());
     if !left.is_zero() && (more.egress || !more.hosts.is_empty()) {
-        let got = (crate::app::engine().probe)(&ProbeRequest {
+        let got = (engine.probe)(&ProbeRequest {
             env,
             want_instance: false,
             want_egress: more.egress,

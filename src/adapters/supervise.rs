@@ -11,11 +11,11 @@
 
 use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicI32, Ordering};
 
-use crate::adapters::aws_cli::{ACTIVE_VAR, VIA_VAR};
+use crate::adapters::process;
+use crate::core::process::ProcessPlan;
 
 /// Signatures of an AMTC refusal in the CLI's error output.
 pub const REFUSAL_SIGNATURES: &[&str] = &[
@@ -61,14 +61,9 @@ extern "C" fn forward(sig: libc::c_int) {
     }
 }
 
-/// Runs `aws args` and watches its stderr for an AMTC refusal.
-pub fn run_watched(aws: &Path, args: &[std::ffi::OsString]) -> std::io::Result<Outcome> {
-    let mut child = Command::new(aws)
-        .args(args)
-        .env(ACTIVE_VAR, "1")
-        .env(VIA_VAR, aws)
-        .stderr(Stdio::piped())
-        .spawn()?;
+/// Runs `plan` as a child and watches its stderr for an AMTC refusal.
+pub fn run_watched(plan: &ProcessPlan) -> std::io::Result<Outcome> {
+    let mut child = process::command(plan).stderr(Stdio::piped()).spawn()?;
     CHILD.store(child.id() as i32, Ordering::SeqCst);
     // SAFETY: installing plain handlers / ignoring signals in this process only,
     // after the child was started with default dispositions.

@@ -4,7 +4,6 @@
 //! hand it is a complete c9aws with everything in-process.
 
 fn main() {
-    c9aws::app::set_engine(c9aws::app::Engine::in_process());
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let code = if args
         .get(1)
@@ -12,7 +11,7 @@ fn main() {
     {
         c9aws::adapters::helper::serve()
     } else {
-        c9aws::app::run(args)
+        c9aws::app::run(args, c9aws::adapters::engine::Engine::in_process())
     };
     std::process::exit(code);
 }

@@ -3,11 +3,12 @@
 //! Exit 0 when nothing fails (warnings allowed), 1 otherwise.
 
 use crate::adapters::{aws_cli, environment, route_tables, settings};
-use crate::app;
 use crate::core::credentials::Source;
 use crate::core::plan::Plan;
 use crate::core::profile::{self, EnvMap, ProfileOrigin};
 use crate::core::route::{NetFacts, Verdict};
+use crate::error::Error;
+use crate::session::{Gathered, Session};
 use serde::Serialize;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -76,8 +77,8 @@ const PROBED: &[&[&str]] = &[
 /// Bound on the fallback profile's signing check (the CLI's own start is slow).
 const SIGN_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub fn run(env: &EnvMap, args: Args) -> i32 {
-    let checks = checks(env);
+pub fn run(s: &Session, args: Args) -> Result<i32, Error> {
+    let checks = checks(s);
     let failed = checks.iter().any(|c| c.status == Status::Fail);
     let mut out = std::io::stdout().lock();
     let written = if args.json {
@@ -90,10 +91,8 @@ pub fn run(env: &EnvMap, args: Args) -> i32 {
     } else {
         write!(out, "{}", human(&checks, failed))
     };
-    if written.is_err() {
-        return 1;
-    }
-    i32::from(failed)
+    written.map_err(|_| Error::Stdout)?;
+    Ok(i32::from(failed))
 }
 
 fn human(checks: &[Check], failed: bool) -> String {
@@ -129,9 +128,10 @@ fn human(checks: &[Check], failed: bool) -> String {
     s
 }
 
-fn checks(env: &EnvMap) -> Vec<Check> {
+fn checks(session: &Session) -> Vec<Check> {
     let mut out = Vec::new();
-    let s = app::load_settings(env);
+    let env = &session.env;
+    let s = session.settings();
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "?".into());
@@ -139,7 +139,7 @@ fn checks(env: &EnvMap) -> Vec<Check> {
     let helper = crate::adapters::helper::path()
         .ok()
         .filter(|h| crate::adapters::aws_cli::is_executable(h));
-    out.push(match (&helper, crate::app::engine().in_process) {
+    out.push(match (&helper, session.engine.in_process) {
         (Some(h), false) => check(
             "c9aws",
             Status::Ok,
@@ -185,17 +185,17 @@ fn checks(env: &EnvMap) -> Vec<Check> {
     });
 
     // The AWS CLI, and no recursion.
-    let aws = match app::locate(env, &s) {
+    let aws = match session.aws() {
         Ok(a) => Some(a),
         Err(e) => {
             out.push(
-                check("aws-cli", Status::Fail, e.message())
+                check("aws-cli", Status::Fail, format!("c9aws: {e}"))
                     .fix("install the AWS CLI, or set aws_path in c9aws's config / C9AWS_AWS"),
             );
             None
         }
     };
-    let g = app::gather(env, aws.as_deref());
+    let g = session.gathered();
     if let Some(a) = &aws {
         match &g.version {
             Some(v) => out.push(check(
@@ -239,11 +239,12 @@ fn checks(env: &EnvMap) -> Vec<Check> {
     }
 
     // Config health.
-    out.push(config_check(env, &s));
+    out.push(config_check(env, s));
 
     // Cloud9 and its managed credentials.
     let args = |a: &[&str]| a.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-    let (sts, net) = app::full_plan(env, &g, &args(PROBED[0]), &s, true);
+    let planned = session.plan(&args(PROBED[0]), true);
+    let (sts, net) = (planned.plan, planned.net);
     let amtc = sts.credentials.source == Source::Amtc;
     out.push(amtc_check(&sts, &g.files.credentials.age_secs));
     if !amtc {
@@ -257,13 +258,13 @@ fn checks(env: &EnvMap) -> Vec<Check> {
         out.extend(network_checks(env, &net, &sts));
         let mut plans = vec![sts];
         for p in &PROBED[1..] {
-            plans.push(app::full_plan(env, &g, &args(p), &s, false).0);
+            plans.push(session.plan(&args(p), false).plan);
         }
         out.push(endpoint_check(&plans));
     }
 
     // The fallback profile.
-    out.extend(fallback_checks(env, &s, &g, aws.as_deref(), amtc));
+    out.extend(fallback_checks(env, s, g, aws, amtc));
     out.push(cache_check(env));
     out
 }
@@ -422,7 +423,7 @@ fn endpoint_check(plans: &[Plan]) -> Check {
 fn fallback_checks(
     env: &EnvMap,
     s: &settings::Settings,
-    g: &app::Gathered,
+    g: &Gathered,
     aws: Option<&Path>,
     amtc: bool,
 ) -> Vec<Check> {

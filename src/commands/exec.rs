@@ -8,15 +8,16 @@
 //! every service counts: the instance reaches AWS through a NAT (no public IP,
 //! or another egress IP).
 
-use crate::app;
+use crate::adapters::process;
 use crate::core::commands::service_command;
 use crate::core::credentials::Source;
 use crate::core::plan::Plan;
-use crate::core::profile::EnvMap;
+use crate::core::process::ProcessPlan;
 use crate::core::route::Verdict;
 use crate::core::{subcommands, CliMajor};
+use crate::error::Error;
+use crate::session::Session;
 use std::ffi::OsString;
-use std::os::unix::process::CommandExt;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -47,37 +48,33 @@ pub struct Switch {
     pub why: String,
 }
 
-pub fn run(env: &EnvMap, args: Args) -> i32 {
-    let switch = decide(env, &args.services);
+pub fn run(s: &Session, args: Args) -> Result<i32, Error> {
     let (prog, rest) = args.command.split_first().expect("clap requires CMD");
-    let mut cmd = std::process::Command::new(prog);
-    cmd.args(rest);
-    if let Some(sw) = &switch {
-        cmd.env("AWS_PROFILE", &sw.profile)
-            .env("AWS_DEFAULT_PROFILE", &sw.profile);
+    let mut plan = ProcessPlan::new(prog).args(rest.iter().cloned());
+    if let Some(sw) = decide(s, &args.services) {
+        plan = plan
+            .set("AWS_PROFILE", &sw.profile)
+            .set("AWS_DEFAULT_PROFILE", &sw.profile);
         for k in KEY_VARS {
-            cmd.env_remove(k);
+            plan = plan.remove(k);
         }
         if let Some(r) = &sw.region {
-            cmd.env("AWS_REGION", r).env("AWS_DEFAULT_REGION", r);
+            plan = plan.set("AWS_REGION", r).set("AWS_DEFAULT_REGION", r);
         }
     }
-    let err = cmd.exec();
-    let code = match err.kind() {
-        std::io::ErrorKind::NotFound => 127,
-        _ => 126,
-    };
-    eprintln!("c9aws exec: cannot run {}: {err}", prog.to_string_lossy());
-    code
+    s.debug(|| format!("exec {plan}"));
+    Err(process::exec_replace(&plan, None))
 }
 
 /// `Some` when the program must run with the fallback profile. Tells the user
 /// (stderr) when a switch is needed but no fallback is configured.
-fn decide(env: &EnvMap, services: &[String]) -> Option<Switch> {
-    let s = app::load_settings(env);
-    let aws = app::locate(env, &s).ok();
-    let g = app::gather(env, aws.as_deref());
-    let major = g.version.as_ref().map(|v| v.major).unwrap_or(CliMajor::V2);
+fn decide(s: &Session, services: &[String]) -> Option<Switch> {
+    let major = s
+        .gathered()
+        .version
+        .as_ref()
+        .map(|v| v.major)
+        .unwrap_or(CliMajor::V2);
     let mut calls: Vec<(String, Vec<String>)> = Vec::new();
     if services.is_empty() {
         calls.push(("*".into(), vec!["sts".into(), "get-caller-identity".into()]));
@@ -96,26 +93,23 @@ fn decide(env: &EnvMap, services: &[String]) -> Option<Switch> {
     }
     let mut plans: Vec<(String, Plan)> = Vec::new();
     for (svc, a) in calls {
-        let (p, _) = app::full_plan(env, &g, &a, &s, false);
-        plans.push((svc, p));
+        plans.push((svc, s.plan(&a, false).plan));
     }
     let refusing = |svc: &str, p: &Plan| {
         if svc == "*" {
             p.credentials.source == Source::Amtc
                 && p.routes.values().any(|r| r.verdict == Verdict::Nat)
         } else {
-            p.decision.action == "switch" || p.decision.needs_fallback
+            p.decision.action.is_switch() || p.decision.needs_fallback
         }
     };
     let (_, p) = plans.iter().find(|(svc, p)| refusing(svc, p))?;
-    let Some(profile) = s.policy.fallback_profile.clone() else {
+    let Some(profile) = s.settings().policy.fallback_profile.clone() else {
         eprintln!(
             "c9aws exec: Cloud9's managed credentials would be refused ({}); running unchanged. \
              Configure a fallback: `c9aws setup`, or `fallback_profile = NAME` in {}",
             why(p),
-            crate::adapters::settings::config_path(env)
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|| "~/.config/c9aws/config".into())
+            s.config_path()
         );
         return None;
     };
@@ -124,7 +118,7 @@ fn decide(env: &EnvMap, services: &[String]) -> Option<Switch> {
         region: region_to_keep(p),
         why: why(p),
     };
-    if s.notice.shows() {
+    if s.settings().notice.shows() {
         eprintln!("c9aws exec: profile {} — {}", sw.profile, sw.why);
     }
     Some(sw)
@@ -154,7 +148,7 @@ fn why(p: &Plan) -> String {
 /// The region the switch keeps: the one the plan adds as `--region` (the
 /// fallback profile would otherwise move the call), and only that.
 fn region_to_keep(p: &Plan) -> Option<String> {
-    let mut it = p.switch_args.iter();
+    let mut it = p.decision.action.inserted_args().iter();
     while let Some(a) = it.next() {
         if a == "--region" {
             return it.next().cloned();

@@ -3,7 +3,8 @@
 //! `aws` and `c9aws`. The scripts live in shell/ and are embedded; the binary's
 //! absolute path is substituted, quoted for the shell at hand.
 
-use crate::core::profile::EnvMap;
+use crate::error::Error;
+use crate::session::Session;
 use std::io::Write;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,27 +27,21 @@ const ZSH: &str = include_str!("../../shell/c9aws.zsh");
 const FISH: &str = include_str!("../../shell/c9aws.fish");
 const PLACEHOLDER: &str = "@C9AWS_BIN@";
 
-pub fn run(_env: &EnvMap, args: Args) -> i32 {
-    let exe = match std::env::current_exe() {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("c9aws init: cannot tell where this c9aws binary is: {e}");
-            return 1;
-        }
-    };
+pub fn run(_s: &Session, args: Args) -> Result<i32, Error> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::io("cannot tell where this c9aws binary is", e))?;
     let Some(path) = exe.to_str() else {
-        eprintln!(
-            "c9aws init: the path of this c9aws binary is not UTF-8 ({}); move it to a plain path",
+        return Err(Error::Refused(format!(
+            "the path of this c9aws binary is not UTF-8 ({}); move it to a plain path",
             exe.display()
-        );
-        return 1;
+        )));
     };
     let text = script(args.shell, path);
     let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        Ok(()) => 0,
-        Err(_) => 1,
-    }
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|_| Error::Stdout)?;
+    Ok(0)
 }
 
 /// The script for `shell` with `bin` substituted, quoted for that shell.
@@ -54,7 +49,7 @@ pub fn script(shell: Shell, bin: &str) -> String {
     let (text, quoted) = match shell {
         Shell::Bash | Shell::Zsh => (
             if shell == Shell::Bash { BASH } else { ZSH },
-            format!("'{}'", bin.replace('\'', r"'\''")),
+            crate::core::shlex::quote(bin).into_owned(),
         ),
         // fish: inside single quotes only \\ and \' are escapes.
         Shell::Fish => (

@@ -8,8 +8,11 @@
 
 use crate::adapters::private_file::{write_atomic, write_atomic_mode};
 use crate::adapters::{aws_cli, aws_files, environment, settings};
-use crate::core::config_edit::{self, shell_quote};
+use crate::core::config_edit;
 use crate::core::profile::{self, EnvMap, ProfileOrigin};
+use crate::core::shlex;
+use crate::error::Error;
+use crate::session::Session;
 use std::io::{BufRead, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -54,17 +57,13 @@ fn tty(fd: i32) -> bool {
     unsafe { libc::isatty(fd) == 1 }
 }
 
-pub fn run(env: &EnvMap, args: Args) -> i32 {
-    match setup(env, &args) {
-        Ok(()) => 0,
-        Err(msg) => {
-            eprintln!("c9aws setup: {msg}");
-            1
-        }
-    }
+pub fn run(s: &Session, args: Args) -> Result<i32, Error> {
+    setup(s, &args)?;
+    Ok(0)
 }
 
-fn setup(env: &EnvMap, args: &Args) -> Result<(), String> {
+fn setup(s: &Session, args: &Args) -> Result<(), Error> {
+    let env = &s.env;
     let interactive = tty(0);
     let kind = if let Some(p) = &args.use_profile {
         Kind::Existing(p.clone())
@@ -77,25 +76,27 @@ fn setup(env: &EnvMap, args: &Args) -> Result<(), String> {
     } else if interactive {
         ask_kind(env)?
     } else {
-        return Err(
+        return Err(Error::Refused(
             "choose a fallback: --instance-role, --use-profile NAME, --sso or --access-keys \
                     (stdin is not a terminal, so there is nobody to ask)"
                 .into(),
-        );
+        ));
     };
     let name = match &kind {
         Kind::Existing(p) => p.clone(),
         _ => args.profile_name.clone(),
     };
     if name == "default" {
-        return Err(
+        return Err(Error::Refused(
             "the fallback cannot be `default`: on Cloud9 that profile is the managed credentials"
                 .into(),
-        );
+        ));
     }
     let existing_name = matches!(kind, Kind::Existing(_));
     if let Some(why) = unusable_name(&name, existing_name) {
-        return Err(format!("{name:?} is not a usable profile name: {why}"));
+        return Err(Error::Refused(format!(
+            "{name:?} is not a usable profile name: {why}"
+        )));
     }
     if let Some(r) = &args.region {
         if r.is_empty()
@@ -103,25 +104,27 @@ fn setup(env: &EnvMap, args: &Args) -> Result<(), String> {
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         {
-            return Err(format!("{r:?} is not a region name (like eu-west-1)"));
+            return Err(Error::Refused(format!(
+                "{r:?} is not a region name (like eu-west-1)"
+            )));
         }
     }
     if args.region.is_some() && matches!(kind, Kind::Existing(_) | Kind::Sso) {
-        return Err(
+        return Err(Error::Refused(
             "--region is written only with --instance-role or --access-keys (an existing profile \
              is not edited; `aws configure sso` asks for its own region)"
                 .into(),
-        );
+        ));
     }
     let files = aws_files::shared_files(env);
     match kind {
         Kind::Existing(p) => {
             let prof = profile::resolve(&files, p.clone(), ProfileOrigin::Flag);
             if !prof.exists {
-                return Err(format!(
+                return Err(Error::Refused(format!(
                     "profile {p:?} is in neither {} nor {}",
                     files.config.path, files.credentials.path
-                ));
+                )));
             }
             if prof.config.is_empty() && files.credentials.cloud9_header {
                 eprintln!(
@@ -133,19 +136,19 @@ fn setup(env: &EnvMap, args: &Args) -> Result<(), String> {
         }
         Kind::InstanceRole => {
             let exe = std::env::current_exe()
-                .map_err(|e| format!("cannot tell where this c9aws binary is: {e}"))?;
+                .map_err(|e| Error::io("cannot tell where this c9aws binary is", e))?;
             let exe = exe
                 .to_str()
-                .ok_or("the path of this c9aws binary is not UTF-8")?
+                .ok_or_else(|| Error::Refused("the path of this c9aws binary is not UTF-8".into()))?
                 .to_string();
             let mut body = vec![format!(
                 "credential_process = {} credential-process",
-                shell_quote(&exe)
+                shlex::quote(&exe)
             )];
             body.extend(args.region.iter().map(|r| format!("region = {r}")));
             write_profile(env, &files.config.path, &name, &body, args.force, false)?;
             // Only whether IMDS hands out role credentials; they are never shown.
-            match (crate::app::engine().credentials)(env, None) {
+            match (s.engine.credentials)(env, None) {
                 Ok(_) => eprintln!("IMDS hands out this instance's role credentials."),
                 Err(e) => eprintln!("Warning: {e}"),
             }
@@ -159,21 +162,21 @@ fn setup(env: &EnvMap, args: &Args) -> Result<(), String> {
         }
         Kind::Sso => {
             if !interactive {
-                return Err("--sso needs a terminal: `aws configure sso` asks questions and opens a browser sign-in".into());
+                return Err(Error::Refused("--sso needs a terminal: `aws configure sso` asks questions and opens a browser sign-in".into()));
             }
             sso_name_free(&files.config.path, &name, args.force)?;
-            let aws = aws_cli::locate(env, None).map_err(|e| e.message().to_string())?;
+            let aws = aws_cli::locate(env, None)?;
             eprintln!("Running `aws configure sso --profile {name}` …");
             let st = std::process::Command::new(&aws)
                 .args(["configure", "sso", "--profile", &name])
                 .env(aws_cli::ACTIVE_VAR, "1")
                 .status()
-                .map_err(|e| format!("cannot run {}: {e}", aws.display()))?;
+                .map_err(|e| Error::io(format!("cannot run {}", aws.display()), e))?;
             if !st.success() {
-                return Err(format!(
+                return Err(Error::Refused(format!(
                     "`aws configure sso` did not finish (exit {}); nothing recorded",
                     st.code().unwrap_or(-1)
-                ));
+                )));
             }
         }
         Kind::AccessKeys => {
@@ -185,10 +188,14 @@ fn setup(env: &EnvMap, args: &Args) -> Result<(), String> {
             let id = read_secret("AWS Access Key ID (not echoed): ")?;
             let secret = read_secret("AWS Secret Access Key (not echoed): ")?;
             if !id.chars().all(|c| c.is_ascii_alphanumeric()) || id.len() < 16 {
-                return Err("that does not look like an access key id (AKIA…)".into());
+                return Err(Error::Refused(
+                    "that does not look like an access key id (AKIA…)".into(),
+                ));
             }
             if secret.is_empty() || secret.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err("no usable secret access key given (empty, or with spaces)".into());
+                return Err(Error::Refused(
+                    "no usable secret access key given (empty, or with spaces)".into(),
+                ));
             }
             let mut body = vec![
                 format!("aws_access_key_id = {id}"),
@@ -201,7 +208,7 @@ fn setup(env: &EnvMap, args: &Args) -> Result<(), String> {
     write_c9aws_config(env, &name)
 }
 
-fn ask_kind(env: &EnvMap) -> Result<Kind, String> {
+fn ask_kind(env: &EnvMap) -> Result<Kind, Error> {
     eprint!(
         "Which fallback should c9aws use when Cloud9's managed credentials would be refused?\n\
          \x20 1) this instance's IAM role (credential_process = c9aws credential-process)\n\
@@ -239,16 +246,16 @@ fn ask_kind(env: &EnvMap) -> Result<Kind, String> {
         }
         "3" => Ok(Kind::Sso),
         "4" => Ok(Kind::AccessKeys),
-        other => Err(format!("{other:?} is not one of 1–4")),
+        other => Err(Error::Refused(format!("{other:?} is not one of 1–4"))),
     }
 }
 
-fn read_line() -> Result<String, String> {
+fn read_line() -> Result<String, Error> {
     let mut s = String::new();
     std::io::stdin()
         .lock()
         .read_line(&mut s)
-        .map_err(|e| format!("cannot read the answer: {e}"))?;
+        .map_err(|e| Error::io("cannot read the answer", e))?;
     Ok(s.trim_end_matches(['\r', '\n']).to_string())
 }
 
@@ -274,24 +281,24 @@ fn unusable_name(name: &str, existing: bool) -> Option<&'static str> {
 
 /// `aws configure sso` edits the config file itself: it must not take over a
 /// profile of the user's (or c9aws's) by accident.
-fn sso_name_free(path: &str, name: &str, force: bool) -> Result<(), String> {
+fn sso_name_free(path: &str, name: &str, force: bool) -> Result<(), Error> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(format!("cannot read {path}: {e}")),
+        Err(e) => return Err(Error::io(format!("cannot read {path}"), e)),
     };
     match config_edit::existing(&text, name) {
         Ok(config_edit::Existing::Absent) => Ok(()),
         Ok(_) if force => Ok(()),
-        Ok(config_edit::Existing::Ours) => Err(format!(
+        Ok(config_edit::Existing::Ours) => Err(Error::Refused(format!(
             "{path}: profile {name} exists (written by c9aws setup); `aws configure sso` would mix \
              its settings in: choose another --profile-name, or --force"
-        )),
-        Ok(config_edit::Existing::Foreign { line }) => Err(format!(
+        ))),
+        Ok(config_edit::Existing::Foreign { line }) => Err(Error::Refused(format!(
             "{path}: line {line} already defines profile {name}; choose another --profile-name, \
              or --force to let `aws configure sso` update it"
-        )),
-        Err(e) => Err(format!("{path}: {e}")),
+        ))),
+        Err(e) => Err(Error::Refused(format!("{path}: {e}"))),
     }
 }
 
@@ -312,7 +319,7 @@ extern "C" fn restore_and_exit(_: libc::c_int) {
 
 /// One line from the terminal without echo, or from stdin when it is not a
 /// terminal. Never from argv, never shown.
-fn read_secret(prompt: &str) -> Result<String, String> {
+fn read_secret(prompt: &str) -> Result<String, Error> {
     if !tty(0) {
         return read_line().map(|s| s.trim().to_string());
     }
@@ -355,16 +362,20 @@ fn write_profile(
     body: &[String],
     force: bool,
     secret: bool,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let path = follow_symlink(PathBuf::from(path))?;
     let old = match std::fs::read(&path) {
         Ok(b) => Some(b),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
     };
     let old_text = match &old {
-        Some(b) => String::from_utf8(b.clone())
-            .map_err(|_| format!("{} is not UTF-8 text; not editing it", path.display()))?,
+        Some(b) => String::from_utf8(b.clone()).map_err(|_| {
+            Error::Refused(format!(
+                "{} is not UTF-8 text; not editing it",
+                path.display()
+            ))
+        })?,
         None => String::new(),
     };
     let new_text = config_edit::set_profile(&old_text, name, body, force).map_err(|e| {
@@ -374,7 +385,7 @@ fn write_profile(
             }
             _ => "",
         };
-        format!("{}: {e}{hint}", path.display())
+        Error::Refused(format!("{}: {e}{hint}", path.display()))
     })?;
     let mode = match std::fs::metadata(&path) {
         Ok(m) => m.permissions().mode() & 0o7777,
@@ -391,7 +402,7 @@ fn write_profile(
     if let Some(b) = &old {
         let backup = backup_path(&path);
         write_atomic(&backup, b)
-            .map_err(|e| format!("cannot write the backup {}: {e}", backup.display()))?;
+            .map_err(|e| Error::io(format!("cannot write the backup {}", backup.display()), e))?;
         eprintln!(
             "{}: backup of the previous file at {}",
             path.display(),
@@ -402,7 +413,7 @@ fn write_profile(
         format!("setup: writing profile {name} into {}", path.display())
     });
     write_atomic_mode(&path, new_text.as_bytes(), new_mode)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
     if new_mode != mode {
         eprintln!(
             "{}: mode {mode:o} → {new_mode:o}, as it now holds access keys",
@@ -415,10 +426,10 @@ fn write_profile(
 
 /// Why: a file that is a symlink (dotfiles) is edited where it points;
 /// renaming over the link would replace it with a plain file.
-fn follow_symlink(path: PathBuf) -> Result<PathBuf, String> {
+fn follow_symlink(path: PathBuf) -> Result<PathBuf, Error> {
     if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
         std::fs::canonicalize(&path)
-            .map_err(|e| format!("cannot follow the symlink {}: {e}", path.display()))
+            .map_err(|e| Error::io(format!("cannot follow the symlink {}", path.display()), e))
     } else {
         Ok(path)
     }
@@ -442,18 +453,19 @@ fn backup_path(path: &Path) -> PathBuf {
     p
 }
 
-fn write_c9aws_config(env: &EnvMap, name: &str) -> Result<(), String> {
-    let path = settings::config_path(env).ok_or("no place for c9aws's config (HOME unset)")?;
+fn write_c9aws_config(env: &EnvMap, name: &str) -> Result<(), Error> {
+    let path = settings::config_path(env)
+        .ok_or_else(|| Error::Refused("no place for c9aws's config (HOME unset)".into()))?;
     let path = follow_symlink(path)?;
     let old = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
     };
     let new = config_edit::set_top_key(&old, "fallback_profile", name);
     if new != old {
         write_atomic(&path, new.as_bytes())
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
         eprintln!("{}: fallback_profile = {name}", path.display());
     } else {
         eprintln!("{}: fallback_profile is already {name}", path.display());

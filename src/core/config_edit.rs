@@ -329,19 +329,6 @@ pub fn set_top_key(text: &str, key: &str, value: &str) -> String {
     }
 }
 
-/// A value for `credential_process`, which botocore splits like a POSIX shell.
-pub fn shell_quote(word: &str) -> String {
-    if !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c))
-    {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -540,21 +527,5 @@ mod tests {
                 "{before:?}"
             );
         }
-    }
-
-    #[test]
-    fn quoting_for_credential_process() {
-        assert_eq!(shell_quote("/usr/bin/c9aws"), "/usr/bin/c9aws");
-        assert_eq!(shell_quote("/my dir/it's"), r"'/my dir/it'\''s'");
-        assert_eq!(
-            shlex::split(&format!(
-                "{} credential-process",
-                shell_quote("/my dir/it's")
-            )),
-            Ok(vec![
-                "/my dir/it's".to_string(),
-                "credential-process".to_string()
-            ])
-        );
     }
 }

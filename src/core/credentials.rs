@@ -26,6 +26,19 @@ pub enum Source {
     None,
 }
 
+impl Source {
+    /// The word `explain` uses (the same as in its JSON).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Amtc => "amtc",
+            Source::Profile => "profile",
+            Source::Env => "env",
+            Source::Unsigned => "unsigned",
+            Source::None => "none",
+        }
+    }
+}
+
 /// Facts about Cloud9 that are not in the AWS files.
 #[derive(Debug, Clone, Default)]
 pub struct Cloud9Facts {

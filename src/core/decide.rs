@@ -7,8 +7,10 @@
 
 use crate::core::credentials::{CredentialReport, Source};
 use crate::core::route::{RouteVerdict, Verdict};
+use crate::core::target::Kind;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -34,26 +36,115 @@ pub struct Policy {
     pub service_routes: BTreeMap<String, ServiceRoute>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// What c9aws does with the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Run the CLI with the argv exactly as given.
+    Passthrough,
+    /// Run it with the fallback profile: `args` (`--profile NAME`, and the
+    /// region and output the call would otherwise lose) go right after the
+    /// program name, so the user's own later options still win.
+    Switch { profile: String, args: Vec<String> },
+}
+
+impl Action {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Action::Passthrough => "passthrough",
+            Action::Switch { .. } => "switch",
+        }
+    }
+
+    pub fn is_switch(&self) -> bool {
+        matches!(self, Action::Switch { .. })
+    }
+
+    /// The profile a switched call runs with.
+    pub fn profile(&self) -> Option<&str> {
+        match self {
+            Action::Switch { profile, .. } => Some(profile),
+            Action::Passthrough => None,
+        }
+    }
+
+    /// The arguments inserted after the program name (none when passed through).
+    pub fn inserted_args(&self) -> &[String] {
+        match self {
+            Action::Switch { args, .. } => args,
+            Action::Passthrough => &[],
+        }
+    }
+}
+
+/// Why one service made the call switch (or would, given a fallback).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Why {
+    /// `route = fallback` for the service in c9aws's config.
+    Configured,
+    /// Its route's verdict refuses AMTC.
+    Refused(Verdict),
+    /// Its route is unknown and `on_unknown = fallback`.
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cause {
+    pub service: String,
+    pub why: Why,
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.service;
+        match &self.why {
+            Why::Configured => write!(f, "{s}: route = fallback in c9aws's config"),
+            Why::Refused(v) => write!(f, "{s}: {}", v.as_str()),
+            Why::Unknown => write!(f, "{s}: unknown, on_unknown = fallback"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
-    /// `passthrough` or `switch`.
-    pub action: &'static str,
-    /// The profile the call runs with when switched.
-    pub profile: Option<String>,
+    pub action: Action,
     pub reason: String,
     /// The services that made the decision (for the notice).
-    pub because: Vec<String>,
+    pub because: Vec<Cause>,
     /// AMTC kept on an `unknown` verdict: a refusal may be retried once.
     pub retry_on_refusal: bool,
     /// A refusal is expected but no fallback profile is configured.
     pub needs_fallback: bool,
 }
 
+/// `explain --json` keeps its shape: `action` a word, `profile` beside it,
+/// `because` in words.
+impl Serialize for Decision {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct View<'a> {
+            action: &'static str,
+            profile: Option<&'a str>,
+            reason: &'a str,
+            because: Vec<String>,
+            retry_on_refusal: bool,
+            needs_fallback: bool,
+        }
+        View {
+            action: self.action.as_str(),
+            profile: self.action.profile(),
+            reason: &self.reason,
+            because: self.because.iter().map(Cause::to_string).collect(),
+            retry_on_refusal: self.retry_on_refusal,
+            needs_fallback: self.needs_fallback,
+        }
+        .serialize(ser)
+    }
+}
+
 impl Decision {
     pub fn pass(reason: impl Into<String>) -> Decision {
         Decision {
-            action: "passthrough",
-            profile: None,
+            action: Action::Passthrough,
             reason: reason.into(),
             because: Vec::new(),
             retry_on_refusal: false,
@@ -62,19 +153,18 @@ impl Decision {
     }
 }
 
-/// `kind` is the plan's kind: `calls`, `local` or `unpredictable`.
 pub fn decide(
-    kind: &str,
+    kind: Kind,
     creds: &CredentialReport,
     routes: &BTreeMap<String, RouteVerdict>,
     policy: &Policy,
 ) -> Decision {
     match kind {
-        "local" => return Decision::pass("local-only: never switched"),
-        "unpredictable" => {
+        Kind::Local => return Decision::pass("local-only: never switched"),
+        Kind::Unpredictable => {
             return Decision::pass("the target cannot be predicted: passed through unchanged")
         }
-        _ => {}
+        Kind::Calls => {}
     }
     if creds.explicit_profile {
         return Decision::pass("explicit --profile: left exactly as given");
@@ -87,9 +177,6 @@ pub fn decide(
         Source::Env => {
             return Decision::pass("credentials from the environment: left exactly as given")
         }
-        Source::Profile if creds.explicit_profile => {
-            return Decision::pass("explicit --profile: left exactly as given")
-        }
         Source::Profile | Source::None => {
             return Decision::pass("not Cloud9's managed credentials: nothing to switch")
         }
@@ -98,6 +185,10 @@ pub fn decide(
     let mut unknown = Vec::new();
     let mut forced = Vec::new();
     for (svc, r) in routes {
+        let cause = |why| Cause {
+            service: svc.clone(),
+            why,
+        };
         match policy
             .service_routes
             .get(svc)
@@ -105,27 +196,23 @@ pub fn decide(
             .unwrap_or(ServiceRoute::Auto)
         {
             ServiceRoute::Amtc => continue,
-            ServiceRoute::Fallback => forced.push(svc.clone()),
+            ServiceRoute::Fallback => forced.push(cause(Why::Configured)),
             ServiceRoute::Auto => {
                 if r.verdict.refuses() {
-                    refused.push(format!("{svc}: {}", r.verdict.as_str()));
+                    refused.push(cause(Why::Refused(r.verdict)));
                 } else if r.verdict == Verdict::Unknown {
                     unknown.push(svc.clone());
                 }
             }
         }
     }
-    let mut because: Vec<String> = forced
-        .iter()
-        .map(|s| format!("{s}: route = fallback in c9aws's config"))
-        .collect();
-    because.extend(refused.iter().cloned());
+    let mut because = forced;
+    because.extend(refused);
     if because.is_empty() && !unknown.is_empty() && policy.on_unknown == OnUnknown::Fallback {
-        because.extend(
-            unknown
-                .iter()
-                .map(|s| format!("{s}: unknown, on_unknown = fallback")),
-        );
+        because.extend(unknown.iter().map(|s| Cause {
+            service: s.clone(),
+            why: Why::Unknown,
+        }));
     }
     if because.is_empty() {
         let mut d = Decision::pass(if unknown.is_empty() {
@@ -139,22 +226,25 @@ pub fn decide(
         d.retry_on_refusal = !unknown.is_empty() && policy.fallback_profile.is_some();
         return d;
     }
+    let listed = because
+        .iter()
+        .map(Cause::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
     match &policy.fallback_profile {
         Some(p) => Decision {
-            action: "switch",
-            profile: Some(p.clone()),
-            reason: format!(
-                "AWS would refuse Cloud9's managed credentials ({})",
-                because.join("; ")
-            ),
+            action: Action::Switch {
+                profile: p.clone(),
+                args: Vec::new(),
+            },
+            reason: format!("AWS would refuse Cloud9's managed credentials ({listed})"),
             because,
             retry_on_refusal: false,
             needs_fallback: false,
         },
         None => {
             let mut d = Decision::pass(format!(
-                "AWS would refuse Cloud9's managed credentials ({}), but no fallback profile is configured",
-                because.join("; ")
+                "AWS would refuse Cloud9's managed credentials ({listed}), but no fallback profile is configured"
             ));
             d.because = because;
             d.needs_fallback = true;
@@ -222,7 +312,7 @@ mod tests {
                             service_routes: BTreeMap::new(),
                         };
                         let d = decide(
-                            "calls",
+                            Kind::Calls,
                             &creds(src, explicit),
                             &routes(&[("s3", v)]),
                             &policy,
@@ -233,11 +323,11 @@ mod tests {
                                 || (v == Verdict::Unknown && on_unknown == OnUnknown::Fallback));
                         let switched = wants_switch && fallback.is_some();
                         assert_eq!(
-                            d.action == "switch",
+                            d.action.is_switch(),
                             switched,
                             "{v:?} {src:?} {explicit} {on_unknown:?} {fallback:?}"
                         );
-                        assert_eq!(d.profile.is_some(), switched);
+                        assert_eq!(d.action.profile().is_some(), switched);
                         assert_eq!(d.needs_fallback, wants_switch && fallback.is_none());
                         assert_eq!(
                             d.retry_on_refusal,
@@ -247,10 +337,10 @@ mod tests {
                                 && on_unknown == OnUnknown::Amtc
                                 && fallback.is_some()
                         );
-                        for kind in ["local", "unpredictable"] {
+                        for kind in [Kind::Local, Kind::Unpredictable] {
                             let d =
                                 decide(kind, &creds(src, explicit), &routes(&[("s3", v)]), &policy);
-                            assert_eq!(d.action, "passthrough");
+                            assert_eq!(d.action, Action::Passthrough);
                         }
                     }
                 }
@@ -268,9 +358,16 @@ mod tests {
             ("cloudformation", Verdict::Public),
             ("s3", Verdict::GatewayEndpoint),
         ]);
-        let d = decide("calls", &creds(Source::Amtc, false), &r, &policy);
-        assert_eq!(d.action, "switch");
-        assert_eq!(d.because, vec!["s3: gateway-endpoint".to_string()]);
+        let d = decide(Kind::Calls, &creds(Source::Amtc, false), &r, &policy);
+        assert!(d.action.is_switch());
+        assert_eq!(
+            d.because,
+            vec![Cause {
+                service: "s3".into(),
+                why: Why::Refused(Verdict::GatewayEndpoint)
+            }]
+        );
+        assert_eq!(d.because[0].to_string(), "s3: gateway-endpoint");
     }
 
     #[test]
@@ -284,16 +381,17 @@ mod tests {
             .insert("s3".into(), ServiceRoute::Amtc);
         let r = routes(&[("s3", Verdict::Nat)]);
         assert_eq!(
-            decide("calls", &creds(Source::Amtc, false), &r, &policy).action,
-            "passthrough"
+            decide(Kind::Calls, &creds(Source::Amtc, false), &r, &policy).action,
+            Action::Passthrough
         );
         policy
             .service_routes
             .insert("s3".into(), ServiceRoute::Fallback);
         let r = routes(&[("s3", Verdict::Public)]);
-        assert_eq!(
-            decide("calls", &creds(Source::Amtc, false), &r, &policy).action,
-            "switch"
+        assert!(
+            decide(Kind::Calls, &creds(Source::Amtc, false), &r, &policy)
+                .action
+                .is_switch()
         );
     }
 }

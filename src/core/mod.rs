@@ -10,6 +10,7 @@ pub mod decide;
 pub mod endpoints;
 pub mod overrides;
 pub mod plan;
+pub mod process;
 pub mod profile;
 pub mod region;
 pub mod route;

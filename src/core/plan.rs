@@ -8,16 +8,19 @@ use crate::core::argv::{self, Aliases, CommandTable, Invocation};
 use crate::core::commands::api_operation;
 use crate::core::commands::lookup_command;
 use crate::core::credentials::{self, Cloud9Facts, CredentialReport, Source};
-use crate::core::decide::{self, Decision, Policy};
+use crate::core::decide::{self, Action, Decision, Policy};
 use crate::core::endpoints::{self, EndpointError, EndpointParams};
 use crate::core::overrides;
+use crate::core::process::{ProcessPlan, ACTIVE_VAR, VIA_VAR};
 use crate::core::profile::{self, EnvMap, SharedFiles};
 use crate::core::region;
 use crate::core::route::{self, NetFacts, RouteVerdict, ServiceCall, Verdict};
-use crate::core::target::{self, Target};
+use crate::core::target::{self, Kind, Target};
 use crate::core::CliMajor;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::Path;
 
 /// Everything the plan depends on, gathered by the adapters.
 pub struct Facts<'a> {
@@ -56,8 +59,7 @@ pub struct Plan {
     pub c9aws_version: &'static str,
     pub command: Option<String>,
     pub operation: Option<String>,
-    /// `calls`, `local` or `unpredictable`.
-    pub kind: &'static str,
+    pub kind: Kind,
     pub services: Vec<String>,
     pub region: Option<String>,
     pub region_from: String,
@@ -77,11 +79,8 @@ pub struct Plan {
     pub credentials: CredentialReport,
     pub routes: BTreeMap<String, RouteVerdict>,
     pub decision: Decision,
-    pub exec: Vec<String>,
     /// The CA bundle the CLI trusts (`--ca-bundle`, `AWS_CA_BUNDLE`, profile `ca_bundle`).
     pub ca_bundle: Option<String>,
-    /// Arguments inserted right after the program name when switched.
-    pub switch_args: Vec<String>,
     /// What could not be predicted and why.
     pub notes: Vec<String>,
 }
@@ -123,7 +122,7 @@ pub fn plan(f: &Facts) -> Plan {
         c9aws_version: env!("CARGO_PKG_VERSION"),
         command: inv.command.clone(),
         operation: inv.operation.clone(),
-        kind: "calls",
+        kind: target.kind(),
         services: Vec::new(),
         region: region.region.clone(),
         region_from: region.from.clone(),
@@ -141,10 +140,6 @@ pub fn plan(f: &Facts) -> Plan {
         credentials: creds,
         routes: BTreeMap::new(),
         decision: Decision::pass(""),
-        exec: std::iter::once("aws".to_string())
-            .chain(f.args.iter().cloned())
-            .collect(),
-        switch_args: Vec::new(),
         ca_bundle: inv
             .globals
             .get("--ca-bundle")
@@ -164,13 +159,11 @@ pub fn plan(f: &Facts) -> Plan {
     }
     match &target {
         Target::Local(why) => {
-            p.kind = "local";
             p.decision = decide::decide(p.kind, &p.credentials, &p.routes, f.policy);
             p.decision.reason = format!("local-only: {why}; never switched");
             return p;
         }
         Target::Unpredictable(why) => {
-            p.kind = "unpredictable";
             p.decision = decide::decide(p.kind, &p.credentials, &p.routes, f.policy);
             p.decision.reason = format!("{why}; passed through unchanged");
             return p;
@@ -185,17 +178,36 @@ pub fn plan(f: &Facts) -> Plan {
         fill_routes(&mut p, &inv, f);
     }
     p.decision = decide::decide(p.kind, &p.credentials, &p.routes, f.policy);
-    if p.decision.action == "switch" {
+    if p.decision.action.is_switch() {
         prepare_switch(&mut p, &inv, f, &prof);
     }
     p
+}
+
+impl Plan {
+    /// The process that carries out the decision for `raw_args` (the argv as
+    /// the user gave it, bytes untouched): the CLI at `program`, with the
+    /// switch's arguments, if any, right after the program name, and the two
+    /// variables that let a c9aws started by that CLI pass straight through.
+    pub fn process(&self, program: &Path, raw_args: &[OsString]) -> ProcessPlan {
+        cli_process(program, self.decision.action.inserted_args(), raw_args)
+    }
+}
+
+/// `program` with `inserted` then `raw_args`, marked as run by c9aws.
+pub fn cli_process(program: &Path, inserted: &[String], raw_args: &[OsString]) -> ProcessPlan {
+    ProcessPlan::new(program)
+        .args(inserted.iter().map(OsString::from))
+        .args(raw_args.iter().cloned())
+        .set(ACTIVE_VAR, "1")
+        .set(VIA_VAR, program.as_os_str())
 }
 
 /// The arguments put right after the program name for a switched call: the
 /// fallback profile, plus the region and output format the original call would
 /// have had where the fallback profile would change them.
 fn prepare_switch(p: &mut Plan, inv: &Invocation, f: &Facts, original: &profile::Profile) {
-    let Some(fb) = p.decision.profile.clone() else {
+    let Some(fb) = p.decision.action.profile().map(str::to_string) else {
         return;
     };
     let fb_prof = profile::resolve(f.files, fb.clone(), profile::ProfileOrigin::Flag);
@@ -209,7 +221,7 @@ fn prepare_switch(p: &mut Plan, inv: &Invocation, f: &Facts, original: &profile:
         p.decision = d;
         return;
     }
-    let mut args = vec!["--profile".to_string(), fb];
+    let mut args = vec!["--profile".to_string(), fb.clone()];
     if inv.region().is_none() {
         let fb_region = region::choose(None, f.env, &fb_prof, f.major, f.imds_region);
         if let (Some(r), true) = (&p.region, fb_region.region != p.region) {
@@ -222,11 +234,7 @@ fn prepare_switch(p: &mut Plan, inv: &Invocation, f: &Facts, original: &profile:
             args.extend(["--output".to_string(), orig.unwrap_or("json").to_string()]);
         }
     }
-    p.exec = std::iter::once("aws".to_string())
-        .chain(args.iter().cloned())
-        .chain(f.args.iter().cloned())
-        .collect();
-    p.switch_args = args;
+    p.decision.action = Action::Switch { profile: fb, args };
 }
 
 fn fill_routes(p: &mut Plan, inv: &Invocation, f: &Facts) {

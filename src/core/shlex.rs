@@ -1,5 +1,22 @@
 //! Python's `shlex.split(s)` (POSIX mode, no comments), which the CLI uses to
-//! split the value of a `[toplevel]` alias. Pure; owns nothing else.
+//! split the value of a `[toplevel]` alias, and its inverse for a POSIX shell
+//! ([`quote`]), which c9aws uses wherever it writes a word a shell or
+//! botocore will split again. Pure; owns nothing else.
+
+/// A word as a POSIX shell (and `shlex.split`) reads it back unchanged: as it
+/// is when it holds only characters no shell treats specially, else in single
+/// quotes (a `'` inside becomes `'\''`).
+pub fn quote(word: &str) -> std::borrow::Cow<'_, str> {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c));
+    if plain {
+        std::borrow::Cow::Borrowed(word)
+    } else {
+        std::borrow::Cow::Owned(format!("'{}'", word.replace('\'', r"'\''")))
+    }
+}
 
 /// Splits `s` like `shlex.split`; `Err` carries Python's message.
 pub fn split(s: &str) -> Result<Vec<String>, &'static str> {
@@ -88,7 +105,22 @@ pub fn split(s: &str) -> Result<Vec<String>, &'static str> {
 
 #[cfg(test)]
 mod tests {
-    use super::split;
+    use super::{quote, split};
+
+    #[test]
+    fn quote_round_trips_through_split() {
+        let rows = [
+            ("/usr/bin/c9aws", "/usr/bin/c9aws"),
+            ("/my dir/it's", r"'/my dir/it'\''s'"),
+            ("", "''"),
+            ("a*b", "'a*b'"),
+            ("--profile=x,y", "--profile=x,y"),
+        ];
+        for (word, want) in rows {
+            assert_eq!(quote(word), want, "{word:?}");
+            assert_eq!(split(&quote(word)), Ok(vec![word.to_string()]), "{word:?}");
+        }
+    }
 
     #[test]
     fn like_python() {

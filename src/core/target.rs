@@ -9,6 +9,26 @@ use crate::core::argv::Invocation;
 use crate::core::commands::{lookup_command, CommandKind};
 use crate::core::CliMajor;
 
+/// What kind of command line it is, as `explain` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Calls AWS services: the only kind c9aws may switch.
+    Calls,
+    Local,
+    Unpredictable,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Calls => "calls",
+            Kind::Local => "local",
+            Kind::Unpredictable => "unpredictable",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     /// Makes no AWS call that credentials matter for: never switch.
@@ -20,6 +40,16 @@ pub enum Target {
         services: Vec<String>,
         buckets: Vec<String>,
     },
+}
+
+impl Target {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Target::Local(_) => Kind::Local,
+            Target::Unpredictable(_) => Kind::Unpredictable,
+            Target::Calls { .. } => Kind::Calls,
+        }
+    }
 }
 
 /// Commands that never reach an AWS service with the caller's credentials.
