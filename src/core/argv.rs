@@ -216,7 +216,7 @@ struct Optional {
     explicit: Option<String>,
 }
 
-fn parse_optional(arg: &str, opts: &'static [OptSpec]) -> Result<Option<Optional>, String> {
+fn parse_optional(arg: &str, opts: &'static [OptSpec]) -> Result<Option<Optional>, UsageError> {
     if !arg.starts_with('-') {
         return Ok(None);
     }
@@ -247,10 +247,10 @@ fn parse_optional(arg: &str, opts: &'static [OptSpec]) -> Result<Option<Optional
             opts.iter().filter(|o| o.name.starts_with(prefix)).collect();
         if matches.len() > 1 {
             let names: Vec<&str> = matches.iter().map(|o| o.name).collect();
-            return Err(format!(
+            return Err(UsageError(format!(
                 "ambiguous option: {prefix} could match {}",
                 names.join(", ")
-            ));
+            )));
         }
         if let Some(spec) = matches.first() {
             return Ok(Some(Optional {
@@ -287,6 +287,10 @@ fn is_negative_number(arg: &str) -> bool {
 }
 
 /// Result of one `parse_known_args` run of a parser with one positional.
+/// The CLI's argparse stopped with this message (it prints usage and exits 252).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct UsageError(String);
+
 struct Known {
     positional: Option<String>,
     extras: Vec<String>,
@@ -299,7 +303,7 @@ fn parse_known(
     opts: &'static [OptSpec],
     globals: &mut Globals,
     choice: &dyn Fn(&str) -> bool,
-) -> Result<Known, String> {
+) -> Result<Known, UsageError> {
     // Classify every token, as argparse does before consuming anything.
     let mut pats = Vec::with_capacity(args.len());
     let mut optionals: Vec<Option<Optional>> = Vec::with_capacity(args.len());
@@ -334,7 +338,7 @@ fn parse_known(
     let consume_positional = |start: usize,
                               pending: &mut bool,
                               positional: &mut Option<String>|
-     -> Result<usize, String> {
+     -> Result<usize, UsageError> {
         if !*pending {
             return Ok(start);
         }
@@ -354,12 +358,12 @@ fn parse_known(
             taken.remove(p);
         }
         if taken.len() != 1 {
-            return Err(format!("invalid choice: {:?}", taken));
+            return Err(UsageError(format!("invalid choice: {:?}", taken)));
         }
         // argparse checks the choice as it consumes the positional, so this
         // error comes before anything later on the line (a later --version too).
         if !choice(taken[0]) {
-            return Err(format!("invalid choice: {:?}", taken[0]));
+            return Err(UsageError(format!("invalid choice: {:?}", taken[0])));
         }
         *positional = Some(taken[0].clone());
         *pending = false;
@@ -392,7 +396,10 @@ fn parse_known(
                 Some(spec) => match spec.kind {
                     Kind::Flag | Kind::Version => {
                         if o.explicit.is_some() {
-                            return Err(format!("{}: ignored explicit argument", spec.name));
+                            return Err(UsageError(format!(
+                                "{}: ignored explicit argument",
+                                spec.name
+                            )));
                         }
                         globals.0.insert(spec.name, String::new());
                         start += 1;
@@ -413,15 +420,18 @@ fn parse_known(
                                     start += 2;
                                     args[start - 1].clone()
                                 } else {
-                                    return Err(format!("{}: expected one argument", spec.name));
+                                    return Err(UsageError(format!(
+                                        "{}: expected one argument",
+                                        spec.name
+                                    )));
                                 }
                             }
                         };
                         if !spec.choices.is_empty() && !spec.choices.contains(&value.as_str()) {
-                            return Err(format!(
+                            return Err(UsageError(format!(
                                 "argument {}: Invalid choice {:?}",
                                 spec.name, value
-                            ));
+                            )));
                         }
                         globals.0.insert(spec.name, value);
                     }
@@ -455,7 +465,7 @@ pub fn parse(
     let mut inv = Invocation::default();
     if let Err(e) = parse_into(args, major, table, aliases, &mut inv) {
         // The CLI stops: no command runs, whatever was read so far.
-        inv.usage_error = Some(e);
+        inv.usage_error = Some(e.0);
         inv.command = None;
         inv.operation = None;
     }
@@ -468,7 +478,7 @@ fn parse_into(
     table: &dyn CommandTable,
     aliases: &Aliases,
     inv: &mut Invocation,
-) -> Result<(), String> {
+) -> Result<(), UsageError> {
     let opts = options(major);
     let is_choice = |c: &str| table.is_command(c) || aliases.get(c).is_some();
     let known = parse_known(args, opts, &mut inv.globals, &is_choice)?;
@@ -481,12 +491,14 @@ fn parse_into(
     for name in ["--cli-read-timeout", "--cli-connect-timeout"] {
         if let Some(v) = inv.globals.get(name) {
             if !is_python_int(v) {
-                return Err(format!("{name}: invalid int value: {v:?}"));
+                return Err(UsageError(format!("{name}: invalid int value: {v:?}")));
             }
         }
     }
     let Some(mut command) = known.positional else {
-        return Err("the following arguments are required: command".into());
+        return Err(UsageError(
+            "the following arguments are required: command".to_string(),
+        ));
     };
     let mut remaining = known.extras;
     // Alias expansion: an alias shadows a command of the same name; its own
@@ -507,10 +519,12 @@ fn parse_into(
         inv.aliases.push(use_);
         depth += 1;
         if depth > 16 {
-            return Err(format!("alias {alias_name:?} expands into itself"));
+            return Err(UsageError(format!(
+                "alias {alias_name:?} expands into itself"
+            )));
         }
         let words = shlex::split(value)
-            .map_err(|e| format!("alias {alias_name:?} could not be parsed: {e}"))?;
+            .map_err(|e| UsageError(format!("alias {alias_name:?} could not be parsed: {e}")))?;
         let words: Vec<String> = words
             .into_iter()
             .map(|w| w.trim_matches('\n').to_string())
@@ -519,16 +533,16 @@ fn parse_into(
         let known = parse_known(&words, opts, &mut alias_globals, &is_choice)?;
         for (name, _) in alias_globals.iter() {
             if matches!(name, "--debug" | "--profile") {
-                return Err(format!(
+                return Err(UsageError(format!(
                     "Global parameter \"{name}\" detected in alias \"{alias_name}\" which is not supported in subcommand aliases."
-                ));
+                )));
             }
         }
         for (name, value) in alias_globals.0 {
             inv.globals.0.insert(name, value);
         }
         let Some(target) = known.positional else {
-            return Err(format!("alias {alias_name:?} names no command"));
+            return Err(UsageError(format!("alias {alias_name:?} names no command")));
         };
         let mut r = known.extras;
         r.extend(remaining);
@@ -539,12 +553,12 @@ fn parse_into(
             break;
         }
         if !table.is_command(&target) && aliases.get(&target).is_none() {
-            return Err(format!("invalid choice: {target:?}"));
+            return Err(UsageError(format!("invalid choice: {target:?}")));
         }
         command = target;
     }
     if !table.is_command(&command) {
-        return Err(format!("invalid choice: {command:?}"));
+        return Err(UsageError(format!("invalid choice: {command:?}")));
     }
     inv.command = Some(command.clone());
     // ServiceArgParser: no options, one positional (the operation).
@@ -553,9 +567,9 @@ fn parse_into(
         table.accepts_operation(&command, op)
     })?;
     if known.positional.is_none() && table.requires_operation(&command) {
-        return Err(format!(
+        return Err(UsageError(format!(
             "{command}: the following arguments are required: operation"
-        ));
+        )));
     }
     inv.operation = known.positional;
     inv.rest = known.extras;
