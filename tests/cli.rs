@@ -856,7 +856,7 @@ fn safety_net_retries_an_amtc_refusal_once_with_the_fallback() {
         calls(&w),
         [
             "ec2 describe-vpcs",
-            "--profile c9-fallback --region ap-northeast-1 ec2 describe-vpcs"
+            "--profile c9-fallback --region ap-northeast-1 --output json ec2 describe-vpcs"
         ]
     );
     assert!(

@@ -205,7 +205,7 @@ pub fn cli_process(program: &Path, inserted: &[String], raw_args: &[OsString]) -
 
 /// The arguments put right after the program name for a switched call: the
 /// fallback profile, plus the region and output format the original call would
-/// have had where the fallback profile would change them.
+/// have had, unless the user's argv sets them itself.
 fn prepare_switch(p: &mut Plan, inv: &Invocation, f: &Facts, original: &profile::Profile) {
     let Some(fb) = p.decision.action.profile().map(str::to_string) else {
         return;
@@ -221,18 +221,28 @@ fn prepare_switch(p: &mut Plan, inv: &Invocation, f: &Facts, original: &profile:
         p.decision = d;
         return;
     }
+    // A switch must never move a call: the region and output format the plain
+    // call would have are pinned, explicitly, whenever the user's argv did not
+    // give them. Predicting what the fallback profile would resolve instead
+    // failed with CLI v2 (a fallback without a region: v2 does not take the
+    // environment's profile or IMDS region the way c9aws predicted, and went
+    // to global endpoints or stopped with NoRegion).
     let mut args = vec!["--profile".to_string(), fb.clone()];
     if inv.region().is_none() {
-        let fb_region = region::choose(None, f.env, &fb_prof, f.major, f.imds_region);
-        if let (Some(r), true) = (&p.region, fb_region.region != p.region) {
+        if let Some(r) = &p.region {
             args.extend(["--region".to_string(), r.clone()]);
         }
     }
-    if inv.globals.get("--output").is_none() && !f.env.contains_key("AWS_DEFAULT_OUTPUT") {
-        let (orig, fbo) = (original.get("output"), fb_prof.get("output"));
-        if orig != fbo {
-            args.extend(["--output".to_string(), orig.unwrap_or("json").to_string()]);
-        }
+    if inv.globals.get("--output").is_none() {
+        // --output, then AWS_DEFAULT_OUTPUT, then the profile's, then json.
+        let output = f
+            .env
+            .get("AWS_DEFAULT_OUTPUT")
+            .filter(|v| !v.is_empty())
+            .map(String::as_str)
+            .or_else(|| original.get("output"))
+            .unwrap_or("json");
+        args.extend(["--output".to_string(), output.to_string()]);
     }
     p.decision.action = Action::Switch { profile: fb, args };
 }
@@ -368,6 +378,221 @@ fn custom_bucket_host(url: &str, bucket: &str, path_style: bool) -> Option<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::configparse::parse;
+    use crate::core::credentials::Cloud9Facts;
+    use crate::core::decide::OnUnknown;
+    use crate::core::profile::SharedFile;
+
+    const CLOUD9_KEYS: &str =
+        "[default]\naws_access_key_id = ASIAX\naws_secret_access_key = s\naws_session_token = t\n";
+
+    fn files(config: &str) -> SharedFiles {
+        SharedFiles {
+            config: SharedFile {
+                path: "config".into(),
+                parsed: Some(parse(config)),
+                ..Default::default()
+            },
+            credentials: SharedFile {
+                path: "credentials".into(),
+                parsed: Some(parse(CLOUD9_KEYS)),
+                cloud9_header: true,
+                ..Default::default()
+            },
+        }
+    }
+
+    /// The arguments a switched call gets (`iam create-user` is refused under AMTC).
+    fn switched(
+        major: CliMajor,
+        config: &str,
+        env: &[(&str, &str)],
+        imds_region: Option<&str>,
+        argv: &[&str],
+    ) -> Vec<String> {
+        let files = files(config);
+        let env: EnvMap = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let args: Vec<String> = argv.iter().map(|a| a.to_string()).collect();
+        let policy = Policy {
+            fallback_profile: Some("fb".into()),
+            on_unknown: OnUnknown::Amtc,
+            ..Default::default()
+        };
+        let cloud9 = Cloud9Facts {
+            c9_dir: true,
+            environment_dir: true,
+        };
+        let p = plan(&Facts {
+            args: &args,
+            major,
+            major_known: true,
+            cli_version: None,
+            env: &env,
+            files: &files,
+            aliases: &Aliases::default(),
+            cloud9: &cloud9,
+            imds_region,
+            net: None,
+            policy: &policy,
+        });
+        assert!(p.decision.action.is_switch(), "{argv:?}: {p:?}");
+        p.decision.action.inserted_args().to_vec()
+    }
+
+    /// A switch never moves a call: the region and output the plain call
+    /// would have are pinned whenever the argv does not give them, whatever
+    /// the fallback profile would resolve (CLI v2 did not resolve the
+    /// environment's region for a fallback without one).
+    #[test]
+    fn a_switch_pins_the_plain_calls_region_and_output() {
+        let fb_bare = "[profile fb]\ncredential_process = c9aws credential-process\n";
+        let fb_other = "[profile fb]\nregion = eu-west-1\noutput = yaml\ncredential_process = x\n";
+        let call: &[&str] = &["iam", "create-user", "--user-name", "bob"];
+        // (major, config, env, IMDS region, argv, inserted arguments)
+        type Row<'a> = (
+            CliMajor,
+            String,
+            Vec<(&'a str, &'a str)>,
+            Option<&'a str>,
+            &'a [&'a str],
+            &'a [&'a str],
+        );
+        let rows: Vec<Row> = vec![
+            // Default profile's region, fallback without one: both majors.
+            (
+                CliMajor::V1,
+                format!("[default]\nregion = ap-northeast-1\n{fb_bare}"),
+                vec![],
+                None,
+                call,
+                &[
+                    "--profile",
+                    "fb",
+                    "--region",
+                    "ap-northeast-1",
+                    "--output",
+                    "json",
+                ],
+            ),
+            (
+                CliMajor::V2,
+                format!("[default]\nregion = ap-northeast-1\n{fb_bare}"),
+                vec![],
+                None,
+                call,
+                &[
+                    "--profile",
+                    "fb",
+                    "--region",
+                    "ap-northeast-1",
+                    "--output",
+                    "json",
+                ],
+            ),
+            // No region in the default profile: v2 takes IMDS's, v1 none.
+            (
+                CliMajor::V2,
+                fb_bare.to_string(),
+                vec![],
+                Some("ap-northeast-1"),
+                call,
+                &[
+                    "--profile",
+                    "fb",
+                    "--region",
+                    "ap-northeast-1",
+                    "--output",
+                    "json",
+                ],
+            ),
+            (
+                CliMajor::V1,
+                fb_bare.to_string(),
+                vec![],
+                Some("ap-northeast-1"),
+                call,
+                &["--profile", "fb", "--output", "json"],
+            ),
+            // A fallback with its own region and output does not move the call either.
+            (
+                CliMajor::V2,
+                format!("[default]\nregion = us-east-2\noutput = text\n{fb_other}"),
+                vec![],
+                None,
+                call,
+                &[
+                    "--profile",
+                    "fb",
+                    "--region",
+                    "us-east-2",
+                    "--output",
+                    "text",
+                ],
+            ),
+            // The environment's region and output are the plain call's.
+            (
+                CliMajor::V1,
+                fb_other.to_string(),
+                vec![
+                    ("AWS_DEFAULT_REGION", "sa-east-1"),
+                    ("AWS_DEFAULT_OUTPUT", "table"),
+                ],
+                None,
+                call,
+                &[
+                    "--profile",
+                    "fb",
+                    "--region",
+                    "sa-east-1",
+                    "--output",
+                    "table",
+                ],
+            ),
+            (
+                CliMajor::V2,
+                fb_other.to_string(),
+                vec![("AWS_REGION", "sa-east-1")],
+                None,
+                call,
+                &[
+                    "--profile",
+                    "fb",
+                    "--region",
+                    "sa-east-1",
+                    "--output",
+                    "json",
+                ],
+            ),
+            // The user's own --region / --output stay theirs: nothing inserted.
+            (
+                CliMajor::V2,
+                fb_other.to_string(),
+                vec![],
+                Some("ap-northeast-1"),
+                &[
+                    "--region",
+                    "us-west-2",
+                    "--output",
+                    "text",
+                    "iam",
+                    "create-user",
+                    "--user-name",
+                    "b",
+                ],
+                &["--profile", "fb"],
+            ),
+        ];
+        for (major, config, env, imds, argv, want) in rows {
+            assert_eq!(
+                switched(major, &config, &env, imds, argv),
+                want.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                "{major:?} {config:?} {env:?} {imds:?} {argv:?}"
+            );
+        }
+    }
 
     #[test]
     fn hosts_from_urls() {
