@@ -1,7 +1,7 @@
 //! A fake HTTP server on 127.0.0.1 (IMDSv2 and checkip stand-ins) for the
 //! unit tests of src/adapters (included there as `imds::fake`) and for the
-//! integration tests (`#[path]` include). Bounded: one thread per connection,
-//! a read timeout, and everything closed and joined on drop.
+//! integration tests (tests/it/main.rs, by `#[path]`). Bounded: one thread
+//! per connection, a read timeout, and everything closed and joined on drop.
 #![allow(dead_code)] // each includer uses a part
 
 use std::collections::BTreeMap;

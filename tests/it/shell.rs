@@ -5,20 +5,12 @@
 //! AWS CLI's real v1 and v2 ones). The scripts are also checked with
 //! shellcheck (bash) and the shells' own syntax checks.
 
+use crate::fake_aws;
+use crate::world::{need, write_exe, World, C9AWS};
 use std::fs;
-use std::os::unix::fs::{symlink, PermissionsExt};
+use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-const C9AWS: &str = env!("CARGO_BIN_EXE_c9aws");
-
-/// Records argv (NUL-terminated, so any byte survives) and whether c9aws started it.
-const FAKE_AWS: &str = r#"#!/bin/sh
-[ "$1" = "--version" ] && { echo "aws-cli/1.45.11 Python/3.11.7 Linux/6 botocore/1.43.11"; exit 0; }
-printf '%s\0' "$@" > "$FAKE_AWS_LOG.argv"
-printf '%s' "${C9AWS_ACTIVE-unset}" > "$FAKE_AWS_LOG.active"
-exit "${FAKE_AWS_EXIT:-0}"
-"#;
 
 /// Answers like the CLI's aws_completer: the candidates of a fixed list that
 /// start with the word under the cursor (COMP_LINE cut at COMP_POINT), each
@@ -41,13 +33,8 @@ enum Completer {
     None,
 }
 
-/// A temp HOME, a fake `aws` first on PATH, c9aws's directory, and an
-/// aws_completer in a directory of its own.
-struct Sandbox {
-    dir: tempfile::TempDir,
-}
-
-/// The real v1 aws_completer from PATH (pip installs it with awscli; CI does).
+/// The real v1 aws_completer from this machine's PATH (pip installs it with
+/// awscli; CI does).
 fn real_v1_completer() -> PathBuf {
     let out = Command::new("sh")
         .args(["-c", "command -v aws_completer"])
@@ -72,90 +59,54 @@ fn real_v2_completer() -> PathBuf {
     p
 }
 
-fn need(tool: &str) {
-    let ok = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(ok, "{tool} is not installed (.ci/run installs it)");
+/// The world with c9aws's directory on PATH and an aws_completer in a
+/// directory of its own, for dumb terminals.
+fn world(completer: Completer) -> World {
+    let w = World::new();
+    let dir = w.root().join("completer");
+    fs::create_dir_all(&dir).unwrap();
+    let at = dir.join("aws_completer");
+    match completer {
+        Completer::Fake => write_exe(&at, FAKE_COMPLETER),
+        Completer::Real(p) => symlink(p, at).unwrap(),
+        Completer::None => {}
+    }
+    w.with_path_dir(Path::new(C9AWS).parent().unwrap())
+        .with_path_dir(dir)
+        .with_env("TERM", "dumb")
 }
 
-fn executable(path: &Path, text: &str) {
-    fs::write(path, text).unwrap();
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+/// `shell -c SCRIPT` without rc files, in the world; `c9aws` is on PATH.
+fn sh(w: &World, shell: &str, script: &str, env: &[(&str, &str)]) -> Output {
+    need(shell);
+    let mut c = w.command(shell);
+    match shell {
+        "fish" => c.arg("--no-config"),
+        "zsh" => c.arg("-f"),
+        _ => c.args(["--norc", "--noprofile"]),
+    };
+    c.arg("-c").arg(script).envs(env.iter().copied());
+    c.output().unwrap()
 }
 
-impl Sandbox {
-    fn new(completer: Completer) -> Sandbox {
-        let b = Sandbox {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        for d in ["home", "bin", "completer", "work"] {
-            fs::create_dir_all(b.path().join(d)).unwrap();
-        }
-        executable(&b.path().join("bin/aws"), FAKE_AWS);
-        let at = b.path().join("completer/aws_completer");
-        match completer {
-            Completer::Fake => executable(&at, FAKE_COMPLETER),
-            Completer::Real(p) => symlink(p, at).unwrap(),
-            Completer::None => {}
-        }
-        b
+/// The fake completer was asked each of `want` (`COMP_LINE|COMP_POINT`);
+/// clears its log.
+#[track_caller]
+fn assert_asked(w: &World, want: &[&str]) {
+    let asked = w.logged("completer");
+    let _ = fs::remove_file(w.log("completer"));
+    let asked: Vec<&str> = asked.lines().collect();
+    for l in want {
+        assert!(asked.contains(l), "{l:?} not in {asked:?}");
     }
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-    fn env_path(&self) -> String {
-        format!(
-            "{}:{}:{}:/usr/bin:/bin",
-            self.path().join("bin").display(),
-            Path::new(C9AWS).parent().unwrap().display(),
-            self.path().join("completer").display()
-        )
-    }
-    /// `shell -c SCRIPT` without rc files, in a clean environment, in an
-    /// empty directory; `c9aws` is on PATH.
-    fn sh(&self, shell: &str, script: &str, env: &[(&str, &str)]) -> Output {
-        need(shell);
-        let mut c = Command::new(shell);
-        match shell {
-            "fish" => c.arg("--no-config"),
-            "zsh" => c.arg("-f"),
-            _ => c.args(["--norc", "--noprofile"]),
-        };
-        self.clean(&mut c)
-            .arg("-c")
-            .arg(script)
-            .envs(env.iter().copied());
-        c.output().unwrap()
-    }
-    fn clean<'a>(&self, c: &'a mut Command) -> &'a mut Command {
-        c.current_dir(self.path().join("work"))
-            .env_clear()
-            .env("HOME", self.path().join("home"))
-            .env("PATH", self.env_path())
-            .env("TERM", "dumb")
-            .env("FAKE_AWS_LOG", self.path().join("log"))
-            // c9aws must learn nothing from this machine's network.
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("C9AWS_CHECKIP_URL", "http://127.0.0.1:9/")
-    }
-    fn logged(&self, what: &str) -> String {
-        fs::read_to_string(self.path().join(format!("log.{what}"))).unwrap_or_default()
-    }
-    /// What the completer was asked, as `COMP_LINE|COMP_POINT` lines; clears the log.
-    fn completer_asked(&self) -> Vec<String> {
-        let s = self.logged("completer");
-        let _ = fs::remove_file(self.path().join("log.completer"));
-        s.lines().map(str::to_owned).collect()
-    }
+}
 
-    /// Interactive zsh on a pseudo-terminal (zsh's own zpty): loads the init
-    /// code, then for each line types it, presses TAB and reports the buffer
-    /// as it stands after completion, with the screen around it.
-    fn zsh_tab(&self, lines: &[&str]) -> Vec<(String, String)> {
-        need("zsh");
-        let driver = r#"
+/// Interactive zsh on a pseudo-terminal (zsh's own zpty): loads the init
+/// code, then for each line types it, presses TAB and reports the buffer
+/// as it stands after completion, with the screen around it.
+fn zsh_tab(w: &World, lines: &[&str]) -> Vec<(String, String)> {
+    need("zsh");
+    let driver = r#"
 zmodload zsh/zpty || exit 3
 zpty -b z 'zsh -f -i'
 zpty -w z "PS1='%% '; unsetopt beep; eval \"\$(c9aws init zsh)\"; print -r -- RE''ADY"
@@ -169,28 +120,28 @@ for l; do
 done
 zpty -d z
 "#;
-        // Why `timeout`: a zpty read waits for its pattern; if zsh never
-        // prints it, the test fails instead of hanging.
-        let mut c = Command::new("timeout");
-        self.clean(&mut c)
-            .args(["120", "zsh", "-f", "-c", driver, "zsh"])
-            .args(lines);
-        let o = c.output().unwrap();
-        assert!(o.status.success(), "zsh driver: {}", text(&o));
-        let out = String::from_utf8_lossy(&o.stdout);
-        let screens: Vec<&str> = out.split('\0').filter(|s| !s.is_empty()).collect();
-        assert_eq!(screens.len(), lines.len(), "{out}");
-        screens
-            .iter()
-            .map(|s| {
-                let buf = s
-                    .lines()
-                    .find_map(|l| l.strip_prefix("C9BUF="))
-                    .unwrap_or_else(|| panic!("no buffer in {s:?}"));
-                (buf.trim_end().to_owned(), s.to_string())
-            })
-            .collect()
-    }
+    // Why `timeout`: a zpty read waits for its pattern; if zsh never
+    // prints it, the test fails instead of hanging.
+    let o = w
+        .command("timeout")
+        .args(["120", "zsh", "-f", "-c", driver, "zsh"])
+        .args(lines)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "zsh driver: {}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let screens: Vec<&str> = out.split('\0').filter(|s| !s.is_empty()).collect();
+    assert_eq!(screens.len(), lines.len(), "{out}");
+    screens
+        .iter()
+        .map(|s| {
+            let buf = s
+                .lines()
+                .find_map(|l| l.strip_prefix("C9BUF="))
+                .unwrap_or_else(|| panic!("no buffer in {s:?}"));
+            (buf.trim_end().to_owned(), s.to_string())
+        })
+        .collect()
 }
 
 fn load(shell: &str, bin: &str) -> String {
@@ -198,6 +149,11 @@ fn load(shell: &str, bin: &str) -> String {
         "fish" => format!("{bin} init fish | source"),
         _ => format!("eval \"$({bin} init {shell})\""),
     }
+}
+
+/// `rest`, after loading c9aws's init code for `shell`.
+fn loaded(shell: &str, rest: &str) -> String {
+    format!("{}; {rest}", load(shell, "c9aws"))
 }
 
 fn text(o: &Output) -> String {
@@ -224,14 +180,14 @@ tab() {
 #[test]
 fn aws_runs_through_c9aws_in_every_shell() {
     for shell in ["bash", "zsh", "fish"] {
-        let b = Sandbox::new(Completer::Fake);
+        let b = world(Completer::Fake);
         // A file the glob would match if anything expanded it again.
-        fs::write(b.path().join("work/x.txt"), "").unwrap();
+        fs::write(b.root().join("work/x.txt"), "").unwrap();
         let script = format!(
             "{}; aws s3 cp 'a b' '*.txt' '$HOME' \"it's\" '' 'tab\there' 'back\\slash' 'new\nline' --opt='v w'",
             load(shell, "c9aws")
         );
-        let o = b.sh(shell, &script, &[("FAKE_AWS_EXIT", "3")]);
+        let o = sh(&b, shell, &script, &[(fake_aws::EXIT, "3")]);
         assert_eq!(o.status.code(), Some(3), "{shell}: {}", text(&o));
         assert_eq!(
             b.logged("active"),
@@ -256,10 +212,11 @@ fn aws_runs_through_c9aws_in_every_shell() {
         assert_eq!(got, want, "{shell}: argv changed");
         // Exit statuses pass through, success included.
         for code in ["0", "255"] {
-            let o = b.sh(
+            let o = sh(
+                &b,
                 shell,
-                &format!("{}; aws sts get-caller-identity", load(shell, "c9aws")),
-                &[("FAKE_AWS_EXIT", code)],
+                &loaded(shell, "aws sts get-caller-identity"),
+                &[(fake_aws::EXIT, code)],
             );
             assert_eq!(
                 o.status.code(),
@@ -271,11 +228,7 @@ fn aws_runs_through_c9aws_in_every_shell() {
             assert_eq!(b.logged("argv"), "sts\0get-caller-identity\0", "{shell}");
         }
         // `command aws` bypasses c9aws.
-        let o = b.sh(
-            shell,
-            &format!("{}; command aws sts", load(shell, "c9aws")),
-            &[],
-        );
+        let o = sh(&b, shell, &loaded(shell, "command aws sts"), &[]);
         assert!(o.status.success(), "{shell}: {}", text(&o));
         assert_eq!(
             b.logged("active"),
@@ -290,12 +243,12 @@ fn an_older_alias_named_aws_gives_way_and_backslash_does_not_bypass() {
     // README once advised `alias aws=c9aws`; bash would then define the
     // function under the alias's expansion, and zsh would refuse to parse it.
     for shell in ["bash", "zsh"] {
-        let b = Sandbox::new(Completer::Fake);
+        let b = world(Completer::Fake);
         let script = format!(
             "shopt -s expand_aliases 2>/dev/null\nalias aws='echo ALIAS'\n{}\naws sts x\n\\aws sts y\n",
             load(shell, "c9aws")
         );
-        let o = b.sh(shell, &script, &[]);
+        let o = sh(&b, shell, &script, &[]);
         let out = text(&o);
         assert!(o.status.success(), "{shell}: {out}");
         assert!(
@@ -311,9 +264,9 @@ fn an_older_alias_named_aws_gives_way_and_backslash_does_not_bypass() {
 #[test]
 fn when_c9aws_is_removed_aws_still_runs() {
     for shell in ["bash", "zsh", "fish"] {
-        let b = Sandbox::new(Completer::Fake);
+        let b = world(Completer::Fake);
         // A copy in a directory with a space and a quote, removed after loading.
-        let dir = b.path().join("my c9'aws $x");
+        let dir = b.root().join("my c9'aws $x");
         fs::create_dir_all(&dir).unwrap();
         let copy = dir.join("c9aws");
         fs::copy(C9AWS, &copy).unwrap();
@@ -324,17 +277,18 @@ fn when_c9aws_is_removed_aws_still_runs() {
         } else {
             format!("eval \"$({q} init {shell})\"")
         };
-        let o = b.sh(shell, &format!("{loader}; aws sts x"), &[]);
+        let o = sh(&b, shell, &format!("{loader}; aws sts x"), &[]);
         assert!(o.status.success(), "{shell}: {}", text(&o));
         assert_eq!(
             b.logged("active"),
             "1",
             "{shell}: the quoted path did not work"
         );
-        let o = b.sh(
+        let o = sh(
+            &b,
             shell,
             &format!("{loader}; rm {q}; aws sts y"),
-            &[("FAKE_AWS_EXIT", "4")],
+            &[(fake_aws::EXIT, "4")],
         );
         assert_eq!(o.status.code(), Some(4), "{shell}: {}", text(&o));
         assert_eq!(b.logged("active"), "unset", "{shell}");
@@ -344,14 +298,14 @@ fn when_c9aws_is_removed_aws_still_runs() {
 
 #[test]
 fn bash_completion_answers_for_aws_and_c9aws() {
-    let b = Sandbox::new(Completer::Fake);
+    let b = world(Completer::Fake);
     let script = format!(
         "{}\n{BASH_TAB}\ncomplete -p aws c9aws\n\
          tab 'c9aws ex'\ntab 'c9aws s3 l'\ntab 'c9aws explain --json --refresh s3 l'\n\
          tab 'c9aws explain --j'\ntab 'c9aws init '\ntab 'c9aws --reg'\n",
         load("bash", "c9aws")
     );
-    let o = b.sh("bash", &script, &[]);
+    let o = sh(&b, "bash", &script, &[]);
     let out = text(&o);
     assert!(o.status.success(), "{out}");
     // bash itself runs aws_completer for aws (with COMP_LINE and COMP_POINT).
@@ -370,22 +324,23 @@ fn bash_completion_answers_for_aws_and_c9aws() {
         assert!(lines.contains(&want), "want {want:?} in:\n{out}");
     }
     // After `explain`, aws_completer sees an aws command line.
-    let asked = b.completer_asked();
-    assert!(asked.contains(&"c9aws s3 l|10".to_owned()), "{asked:?}");
-    assert!(asked.contains(&"aws s3 l|8".to_owned()), "{asked:?}");
+    assert_asked(&b, &["c9aws s3 l|10", "aws s3 l|8"]);
 }
 
 #[test]
 fn zsh_completion_answers_for_aws_and_c9aws() {
-    let b = Sandbox::new(Completer::Fake);
-    let tabs = b.zsh_tab(&[
-        "aws s3 sy",
-        "c9aws s3 sy",
-        "c9aws explain --json s3 sy",
-        "c9aws init z",
-        "c9aws ex",
-        "aws s3 l",
-    ]);
+    let b = world(Completer::Fake);
+    let tabs = zsh_tab(
+        &b,
+        &[
+            "aws s3 sy",
+            "c9aws s3 sy",
+            "c9aws explain --json s3 sy",
+            "c9aws init z",
+            "c9aws ex",
+            "aws s3 l",
+        ],
+    );
     let bufs: Vec<&str> = tabs.iter().map(|(b, _)| b.as_str()).collect();
     assert_eq!(
         bufs[..4],
@@ -404,14 +359,12 @@ fn zsh_completion_answers_for_aws_and_c9aws() {
     );
     // `ls` and `lsx`: the common part is inserted.
     assert_eq!(bufs[5], "aws s3 ls", "{tabs:#?}");
-    let asked = b.completer_asked();
-    assert!(asked.contains(&"aws s3 sy|9".to_owned()), "{asked:?}");
-    assert!(asked.contains(&"c9aws s3 sy|11".to_owned()), "{asked:?}");
+    assert_asked(&b, &["aws s3 sy|9", "c9aws s3 sy|11"]);
 }
 
 #[test]
 fn fish_completion_answers_for_aws_and_c9aws() {
-    let b = Sandbox::new(Completer::Fake);
+    let b = world(Completer::Fake);
     let lines = [
         "aws s3 l",
         "c9aws ex",
@@ -424,7 +377,7 @@ fn fish_completion_answers_for_aws_and_c9aws() {
     for l in lines {
         script.push_str(&format!("; complete -C'{l}'; echo SEP"));
     }
-    let o = b.sh("fish", &script, &[]);
+    let o = sh(&b, "fish", &script, &[]);
     let out = text(&o);
     assert!(o.status.success(), "{out}");
     let parts: Vec<Vec<&str>> = out
@@ -441,17 +394,16 @@ fn fish_completion_answers_for_aws_and_c9aws() {
     assert_eq!(parts[3], ["ls", "lsx"], "{out}");
     assert!(parts[4].contains(&"--json"), "{out}");
     assert_eq!(parts[5], ["bash", "fish", "zsh"], "{out}");
-    let asked = b.completer_asked();
-    assert!(asked.contains(&"aws s3 l|8".to_owned()), "{asked:?}");
-    assert!(asked.contains(&"c9aws s3 l|10".to_owned()), "{asked:?}");
+    assert_asked(&b, &["aws s3 l|8", "c9aws s3 l|10"]);
 }
 
 #[test]
 fn the_cli_completers_answer_through_every_shell() {
     for completer in [real_v1_completer(), real_v2_completer()] {
         let name = completer.display().to_string();
-        let b = Sandbox::new(Completer::Real(completer));
-        let o = b.sh(
+        let b = world(Completer::Real(completer));
+        let o = sh(
+            &b,
             "bash",
             &format!(
                 "{}\n{BASH_TAB}\ntab 'c9aws s3 l'\ntab 'c9aws explain s3 l'\n\
@@ -469,7 +421,8 @@ fn the_cli_completers_answer_through_every_shell() {
         );
         assert!(lines.contains(&"ls"), "{name} bash: {out}");
 
-        let o = b.sh(
+        let o = sh(
+            &b,
             "fish",
             &format!(
                 "{}; complete -C'aws s3 l'; echo SEP; complete -C'c9aws ec2 describe-instances --filt'",
@@ -480,7 +433,7 @@ fn the_cli_completers_answer_through_every_shell() {
         let out = text(&o);
         assert_eq!(out.trim(), "ls\nSEP\n--filters", "{name} fish");
 
-        let tabs = b.zsh_tab(&["aws s3 l", "c9aws s3 l"]);
+        let tabs = zsh_tab(&b, &["aws s3 l", "c9aws s3 l"]);
         let bufs: Vec<&str> = tabs.iter().map(|(b, _)| b.as_str()).collect();
         assert_eq!(bufs, ["aws s3 ls", "c9aws s3 ls"], "{name} zsh: {tabs:#?}");
     }
@@ -489,15 +442,16 @@ fn the_cli_completers_answer_through_every_shell() {
 #[test]
 fn without_aws_completer_init_is_quiet_and_aws_still_works() {
     for shell in ["bash", "zsh", "fish"] {
-        let b = Sandbox::new(Completer::None);
+        let b = world(Completer::None);
         let check = match shell {
             "bash" => "complete -p aws 2>/dev/null || echo no-aws-completion",
             "zsh" => "(( $+_comps[aws] )) || echo no-aws-completion",
             _ => "complete -c aws | grep -q __c9aws || echo no-aws-completion",
         };
-        let o = b.sh(
+        let o = sh(
+            &b,
             shell,
-            &format!("{}; {check}; aws sts x", load(shell, "c9aws")),
+            &loaded(shell, &format!("{check}; aws sts x")),
             &[],
         );
         assert!(o.status.success(), "{shell}: {}", text(&o));
@@ -513,7 +467,7 @@ fn without_aws_completer_init_is_quiet_and_aws_still_works() {
 
 #[test]
 fn scripts_pass_shellcheck_and_syntax_checks() {
-    let b = Sandbox::new(Completer::None);
+    let b = world(Completer::None);
     need("shellcheck");
     for (shell, check) in [
         (
@@ -527,12 +481,12 @@ fn scripts_pass_shellcheck_and_syntax_checks() {
         ),
     ] {
         need(shell);
-        let mut c = Command::new("sh");
-        let o = b.clean(&mut c).args(["-c", check]).output().unwrap();
+        let o = b.command("sh").args(["-c", check]).output().unwrap();
         assert!(o.status.success(), "{shell}: {}", text(&o));
     }
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let o = Command::new("shellcheck")
+    let o = b
+        .command("shellcheck")
         .args(["-s", "bash"])
         .arg(repo.join("shell/c9aws.bash"))
         .output()
@@ -542,7 +496,7 @@ fn scripts_pass_shellcheck_and_syntax_checks() {
 
 #[test]
 fn unknown_shell_is_a_usage_error() {
-    let o = Command::new(C9AWS).args(["init", "tcsh"]).output().unwrap();
+    let o = World::new().run(["init", "tcsh"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("bash, zsh, fish"));
 }

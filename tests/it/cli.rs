@@ -1,118 +1,18 @@
-//! The built `c9aws` binary against a fake `aws` on PATH, in a hermetic world:
-//! a temporary HOME, a scrubbed environment, and a fake CLI that records its
-//! argv (as raw bytes), its environment, its stdin and its signal dispositions.
+//! The built `c9aws` binary against the fake `aws` on PATH, in a hermetic
+//! world: a temporary HOME, a clean environment, and a fake CLI that records
+//! its argv (as raw bytes), its environment, its stdin and its signal
+//! dispositions.
 
-mod common;
-use common::{doctor_check, sandbox, write_exe, CLOUD9_CREDENTIALS};
-use std::ffi::{OsStr, OsString};
+use crate::fake_aws::{self, CALLER_IDENTITY};
+use crate::world::{assert_stderr_has, doctor_check, stderr, stdout_json, write_exe, World, C9AWS};
+use std::ffi::OsString;
 use std::fs;
 use std::io::Write;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-const C9AWS: &str = env!("CARGO_BIN_EXE_c9aws");
-
-const FAKE_AWS: &str = r#"#!/bin/sh
-# A stand-in for the AWS CLI: records how it was started, then behaves as told.
-if [ "$1" = "--version" ] && [ -z "$FAKE_AWS_LOG_VERSION" ]; then
-  echo "aws-cli/${FAKE_AWS_VERSION:-1.45.11} Python/3.11.7 Linux/6 botocore/1.43.11"
-  exit 0
-fi
-log="$FAKE_AWS_LOG"
-fds=""
-for fd in 0 1 2; do if [ -e "/proc/$$/fd/$fd" ]; then fds="${fds}o"; else fds="${fds}c"; fi; done
-printf '%s' "$fds" > "$log.fds"
-: > "$log.argv"
-for a in "$@"; do printf '%s\0' "$a" >> "$log.argv"; done
-printf '%s' "${C9AWS_ACTIVE-unset}" > "$log.active"
-# Read with builtins only: a forked helper would catch the shell mid-fork,
-# when it briefly blocks signals.
-while read -r k v; do
-  case "$k" in SigIgn:|SigBlk:) echo "$k $v";; esac
-done < "/proc/$$/status" > "$log.sig"
-if [ -t 0 ] && [ -t 1 ]; then echo tty > "$log.tty"; else echo notty > "$log.tty"; fi
-if [ -n "$FAKE_AWS_STDIN" ]; then cat > "$log.stdin"; fi
-if [ -n "$FAKE_AWS_OUT" ]; then printf '%s' "$FAKE_AWS_OUT"; fi
-if [ -n "$FAKE_AWS_SIGNAL" ]; then kill -"$FAKE_AWS_SIGNAL" $$; sleep 5; fi
-exit "${FAKE_AWS_EXIT:-0}"
-"#;
-
-struct World {
-    dir: tempfile::TempDir,
-}
-
-impl World {
-    fn new() -> World {
-        World {
-            dir: sandbox(FAKE_AWS),
-        }
-    }
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-    fn home(&self) -> PathBuf {
-        self.path().join("home")
-    }
-    fn bin(&self) -> PathBuf {
-        self.path().join("bin")
-    }
-    fn log(&self) -> PathBuf {
-        self.path().join("log")
-    }
-    fn cloud9(&self) -> &World {
-        let aws = self.home().join(".aws");
-        fs::create_dir_all(&aws).unwrap();
-        fs::write(aws.join("credentials"), CLOUD9_CREDENTIALS).unwrap();
-        fs::create_dir_all(self.home().join(".c9")).unwrap();
-        self
-    }
-    /// `c9aws ARGS` with PATH = the given dirs (default: the fake's bin).
-    fn cmd(&self, args: &[&OsStr]) -> Command {
-        let mut c = Command::new(C9AWS);
-        c.args(args)
-            .env_clear()
-            .env("HOME", self.home())
-            .env("PATH", format!("{}:/usr/bin:/bin", self.bin().display()))
-            .env("FAKE_AWS_LOG", self.log())
-            // Nothing in these tests may reach the network: no IMDS, no checkip
-            // (and without IMDS, c9aws probes nothing else).
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("C9AWS_CHECKIP_URL", "http://127.0.0.1:9/")
-            .stdin(Stdio::null());
-        c
-    }
-    fn config(&self, aws_config: &str, c9aws_config: &str) -> &World {
-        fs::create_dir_all(self.home().join(".aws")).unwrap();
-        fs::write(self.home().join(".aws/config"), aws_config).unwrap();
-        let dir = self.home().join(".config/c9aws");
-        fs::create_dir_all(&dir).unwrap();
-        fs::write(dir.join("config"), c9aws_config).unwrap();
-        self
-    }
-    fn run(&self, args: &[&str]) -> Output {
-        let a: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
-        self.cmd(&a).output().unwrap()
-    }
-    fn argv(&self) -> Vec<Vec<u8>> {
-        let raw = fs::read(self.log().with_extension("argv")).unwrap();
-        raw.split(|b| *b == 0)
-            .map(<[u8]>::to_vec)
-            .collect::<Vec<_>>()
-            .split_last()
-            .map(|(_, v)| v.to_vec())
-            .unwrap_or_default()
-    }
-    fn logged(&self, what: &str) -> String {
-        fs::read_to_string(self.log().with_extension(what)).unwrap_or_default()
-    }
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use std::path::Path;
+use std::process::Stdio;
 
 #[test]
 fn argv_reaches_aws_byte_for_byte() {
@@ -129,8 +29,7 @@ fn argv_reaches_aws_byte_for_byte() {
         "*".into(),
         "$HOME".into(),
     ];
-    let refs: Vec<&OsStr> = args.iter().map(OsString::as_os_str).collect();
-    let o = w.cmd(&refs).output().unwrap();
+    let o = w.run(&args);
     assert!(o.status.success(), "{}", stderr(&o));
     let want: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
     assert_eq!(w.argv(), want);
@@ -142,8 +41,8 @@ fn exit_codes_are_the_clis() {
     let w = World::new();
     for code in [0, 1, 2, 130, 252, 253, 254, 255] {
         let o = w
-            .cmd(&[OsStr::new("sts"), OsStr::new("get-caller-identity")])
-            .env("FAKE_AWS_EXIT", code.to_string())
+            .c9aws(["sts", "get-caller-identity"])
+            .env(fake_aws::EXIT, code.to_string())
             .output()
             .unwrap();
         assert_eq!(o.status.code(), Some(code), "{}", stderr(&o));
@@ -155,8 +54,8 @@ fn death_by_signal_is_the_clis() {
     let w = World::new();
     for (name, num) in [("TERM", 15), ("INT", 2), ("KILL", 9)] {
         let o = w
-            .cmd(&[OsStr::new("s3"), OsStr::new("ls")])
-            .env("FAKE_AWS_SIGNAL", name)
+            .c9aws(["s3", "ls"])
+            .env(fake_aws::SIGNAL, name)
             .output()
             .unwrap();
         assert_eq!(o.status.signal(), Some(num), "{name}: {:?}", o.status);
@@ -168,14 +67,9 @@ fn stdin_and_stdout_stream_through_untouched() {
     let w = World::new();
     let data: Vec<u8> = (0..1_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let mut child = w
-        .cmd(&[
-            OsStr::new("s3"),
-            OsStr::new("cp"),
-            OsStr::new("-"),
-            OsStr::new("s3://b/k"),
-        ])
-        .env("FAKE_AWS_STDIN", "1")
-        .env("FAKE_AWS_OUT", "done")
+        .c9aws(["s3", "cp", "-", "s3://b/k"])
+        .env(fake_aws::STDIN, "1")
+        .env(fake_aws::OUT, "done")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -184,23 +78,17 @@ fn stdin_and_stdout_stream_through_untouched() {
     let o = child.wait_with_output().unwrap();
     assert!(o.status.success());
     assert_eq!(o.stdout, b"done");
-    assert_eq!(fs::read(w.log().with_extension("stdin")).unwrap(), data);
+    assert_eq!(fs::read(w.log("stdin")).unwrap(), data);
 }
 
 #[test]
 fn signal_dispositions_are_those_of_a_direct_start() {
     let w = World::new();
     // Direct start, as a shell would do it.
-    let direct = Command::new(w.bin().join("aws"))
-        .arg("x")
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("FAKE_AWS_LOG", w.log())
-        .status()
-        .unwrap();
+    let direct = w.command(w.bin().join("aws")).arg("x").status().unwrap();
     assert!(direct.success());
     let want = w.logged("sig");
-    let o = w.run(&["x"]);
+    let o = w.run(["x"]);
     assert!(o.status.success());
     assert_eq!(
         w.logged("sig"),
@@ -216,21 +104,15 @@ fn closed_standard_fds_stay_closed_and_catch_nothing_of_c9aws() {
     // in a file it opened on those fds, and aws must see them closed as a
     // direct start does.
     let w = World::new();
-    w.cloud9();
-    w.config("", "[broken\n");
+    w.cloud9().aws_config("").c9aws_config("[broken\n");
     let closed = |prog: &Path| {
-        let mut c = w.cmd(&[]);
-        let envs: Vec<(OsString, OsString)> = c
-            .get_envs()
-            .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned())))
-            .collect();
-        c = Command::new("/bin/sh");
-        c.args(["-c", "exec 0<&- 2>&- \"$@\"", "sh"])
+        let o = w
+            .command("/bin/sh")
+            .args(["-c", "exec 0<&- 2>&- \"$@\"", "sh"])
             .arg(prog)
             .args(["sts", "get-caller-identity"])
-            .env_clear()
-            .envs(envs);
-        let o = c.output().unwrap();
+            .output()
+            .unwrap();
         assert!(o.status.success(), "{o:?}");
         w.logged("fds")
     };
@@ -259,13 +141,9 @@ fn terminal_stays_a_terminal() {
     };
     let w = World::new();
     let line = format!("{C9AWS} configure list");
-    let o = Command::new(script)
+    let o = w
+        .command(script)
         .args(["-q", "-e", "-c", &line, "/dev/null"])
-        .env_clear()
-        .env("HOME", w.home())
-        .env("PATH", format!("{}:/usr/bin:/bin", w.bin().display()))
-        .env("FAKE_AWS_LOG", w.log())
-        .stdin(Stdio::null())
         .output()
         .unwrap();
     assert!(o.status.success(), "{o:?}");
@@ -276,52 +154,38 @@ fn terminal_stays_a_terminal() {
 fn c9aws_as_a_symlink_named_aws_never_loops() {
     let w = World::new();
     // c9aws installed as `aws`, ahead of the real one on PATH.
-    let shim = w.path().join("shim");
+    let shim = w.root().join("shim");
     fs::create_dir_all(&shim).unwrap();
     symlink(C9AWS, shim.join("aws")).unwrap();
-    let path = format!("{}:{}:/usr/bin:/bin", shim.display(), w.bin().display());
-    let o = Command::new(shim.join("aws"))
-        .args(["s3", "ls"])
-        .env_clear()
-        .env("HOME", w.home())
-        .env("PATH", &path)
-        .env("FAKE_AWS_LOG", w.log())
-        .output()
-        .unwrap();
+    let aws_s3_ls = |path: String| {
+        w.command(shim.join("aws"))
+            .args(["s3", "ls"])
+            .env("PATH", path)
+            .output()
+            .unwrap()
+    };
+    let o = aws_s3_ls(w.path_of(&[&shim, &w.bin()]));
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(w.argv(), vec![b"s3".to_vec(), b"ls".to_vec()]);
 
     // With only c9aws on PATH: a clear 127, not a loop.
-    let o = Command::new(shim.join("aws"))
-        .args(["s3", "ls"])
-        .env_clear()
-        .env("HOME", w.home())
-        .env("PATH", format!("{}:/usr/bin:/bin", shim.display()))
-        .output()
-        .unwrap();
+    let o = aws_s3_ls(w.path_of(&[&shim]));
     assert_eq!(o.status.code(), Some(127));
-    assert!(
-        stderr(&o).contains("skipping c9aws itself"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "skipping c9aws itself");
 }
 
 #[test]
 fn a_wrapper_script_that_calls_c9aws_cannot_loop() {
     let w = World::new();
-    let wrap = w.path().join("wrap");
+    let wrap = w.root().join("wrap");
     fs::create_dir_all(&wrap).unwrap();
     write_exe(
         &wrap.join("aws"),
         &format!("#!/bin/sh\nexec {C9AWS} \"$@\"\n"),
     );
     let o = w
-        .cmd(&[OsStr::new("ec2"), OsStr::new("describe-vpcs")])
-        .env(
-            "PATH",
-            format!("{}:{}:/usr/bin:/bin", wrap.display(), w.bin().display()),
-        )
+        .c9aws(["ec2", "describe-vpcs"])
+        .env("PATH", w.path_of(&[&wrap, &w.bin()]))
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
@@ -332,7 +196,7 @@ fn a_wrapper_script_that_calls_c9aws_cannot_loop() {
 fn missing_aws_is_127_with_one_line() {
     let w = World::new();
     fs::remove_file(w.bin().join("aws")).unwrap();
-    let o = w.run(&["s3", "ls"]);
+    let o = w.run(["s3", "ls"]);
     assert_eq!(o.status.code(), Some(127));
     let err = stderr(&o);
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -346,41 +210,36 @@ fn missing_aws_is_127_with_one_line() {
 fn non_executable_aws_is_126() {
     let w = World::new();
     fs::set_permissions(w.bin().join("aws"), fs::Permissions::from_mode(0o644)).unwrap();
-    let o = w.run(&["s3", "ls"]);
+    let o = w.run(["s3", "ls"]);
     assert_eq!(o.status.code(), Some(126), "{}", stderr(&o));
 }
 
 #[test]
 fn c9aws_aws_and_config_aws_path_choose_the_cli() {
     let w = World::new();
-    let other = w.path().join("other-aws");
-    write_exe(
-        &other,
-        &FAKE_AWS.replace("$FAKE_AWS_LOG", "$FAKE_AWS_LOG.other"),
-    );
+    let other = w.root().join("other-aws");
+    write_exe(&other, fake_aws::SCRIPT);
+    let other_ran = || {
+        let ran = w.logged("self");
+        let _ = fs::remove_file(w.log("self"));
+        ran == other.display().to_string()
+    };
     let o = w
-        .cmd(&[OsStr::new("s3"), OsStr::new("ls")])
+        .c9aws(["s3", "ls"])
         .env("C9AWS_AWS", &other)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(w.path().join("log.other.argv").exists());
+    assert!(other_ran());
 
-    fs::remove_file(w.path().join("log.other.argv")).unwrap();
-    let cfg = w.home().join(".config/c9aws");
-    fs::create_dir_all(&cfg).unwrap();
-    fs::write(
-        cfg.join("config"),
-        format!("aws_path = {}\n", other.display()),
-    )
-    .unwrap();
-    let o = w.run(&["s3", "ls"]);
+    w.c9aws_config(&format!("aws_path = {}\n", other.display()));
+    let o = w.run(["s3", "ls"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(w.path().join("log.other.argv").exists());
+    assert!(other_ran());
 
     let o = w
-        .cmd(&[OsStr::new("s3")])
-        .env("C9AWS_AWS", w.path().join("nope"))
+        .c9aws(["s3"])
+        .env("C9AWS_AWS", w.root().join("nope"))
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(127));
@@ -389,10 +248,8 @@ fn c9aws_aws_and_config_aws_path_choose_the_cli() {
 #[test]
 fn a_malformed_c9aws_config_is_named_and_the_call_still_runs() {
     let w = World::new();
-    let cfg = w.home().join(".config/c9aws");
-    fs::create_dir_all(&cfg).unwrap();
-    fs::write(cfg.join("config"), "[broken\n").unwrap();
-    let o = w.run(&["s3", "ls"]);
+    w.c9aws_config("[broken\n");
+    let o = w.run(["s3", "ls"]);
     assert!(o.status.success());
     let err = stderr(&o);
     assert!(
@@ -406,14 +263,14 @@ fn a_malformed_c9aws_config_is_named_and_the_call_still_runs() {
 fn nested_c9aws_and_double_dash_pass_straight_through() {
     let w = World::new();
     let o = w
-        .cmd(&[OsStr::new("explain"), OsStr::new("s3")])
+        .c9aws(["explain", "s3"])
         .env("C9AWS_ACTIVE", "1")
         .output()
         .unwrap();
     assert!(o.status.success());
     assert_eq!(w.argv(), vec![b"explain".to_vec(), b"s3".to_vec()]);
 
-    let o = w.run(&["--", "explain", "--json"]);
+    let o = w.run(["--", "explain", "--json"]);
     assert!(o.status.success());
     assert_eq!(w.argv(), vec![b"explain".to_vec(), b"--json".to_vec()]);
 }
@@ -422,40 +279,32 @@ fn nested_c9aws_and_double_dash_pass_straight_through() {
 fn own_words_never_reach_aws() {
     let w = World::new();
     for word in ["doctor", "init", "setup", "exec", "credential-process"] {
-        let o = w.run(&[word, "--definitely-not-an-option"]);
+        let o = w.run([word, "--definitely-not-an-option"]);
         assert_eq!(o.status.code(), Some(2), "{word}: {}", stderr(&o));
         assert!(stderr(&o).contains("--definitely-not-an-option"), "{word}");
-        assert!(!w.log().with_extension("argv").exists());
+        assert!(!w.log("argv").exists());
     }
 }
 
 #[test]
 fn credential_process_without_imds_fails_clearly() {
     let w = World::new();
-    let o = w.run(&["credential-process"]);
+    let o = w.run(["credential-process"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(o.stdout.is_empty());
-    assert!(
-        stderr(&o).contains("AWS_EC2_METADATA_DISABLED"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "AWS_EC2_METADATA_DISABLED");
 }
 
 fn explain_json(w: &World, args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
-    let mut a: Vec<&OsStr> = vec![OsStr::new("explain"), OsStr::new("--json")];
-    a.extend(args.iter().map(OsStr::new));
-    let mut c = w.cmd(&a);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let o = c.output().unwrap();
+    let o = w
+        .c9aws(["explain", "--json"])
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(
-        !w.log().with_extension("argv").exists(),
-        "explain must not run aws"
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
+    assert!(!w.log("argv").exists(), "explain must not run aws");
+    stdout_json(&o)
 }
 
 #[test]
@@ -533,7 +382,7 @@ fn explain_sources_regions_and_buckets() {
     assert_eq!(v["kind"], "local");
     assert_eq!(v["decision"]["action"], "passthrough");
     // Region precedence differs by major version: v1 ignores AWS_REGION.
-    let v2_cache = w.path().join("cache-v2").display().to_string();
+    let v2_cache = w.root().join("cache-v2").display().to_string();
     let v = explain_json(
         &w,
         &["ec2", "describe-vpcs"],
@@ -545,7 +394,7 @@ fn explain_sources_regions_and_buckets() {
         &["ec2", "describe-vpcs"],
         &[
             ("AWS_REGION", "eu-west-1"),
-            ("FAKE_AWS_VERSION", "2.36.7"),
+            (fake_aws::VERSION, "2.36.7"),
             ("XDG_CACHE_HOME", &v2_cache),
         ],
     );
@@ -584,7 +433,7 @@ fn explain_sources_regions_and_buckets() {
 fn explain_in_words_shows_the_evidence() {
     let w = World::new();
     w.cloud9();
-    let o = w.run(&["explain", "sts", "get-caller-identity"]);
+    let o = w.run(["explain", "sts", "get-caller-identity"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = String::from_utf8(o.stdout).unwrap();
     for want in [
@@ -603,28 +452,23 @@ fn explain_in_words_shows_the_evidence() {
 #[test]
 fn the_cli_version_is_measured_once_per_binary() {
     let w = World::new();
-    let counter = w.path().join("version-calls");
-    let script = FAKE_AWS.replace(
-        "if [ \"$1\" = \"--version\" ] && [ -z \"$FAKE_AWS_LOG_VERSION\" ]; then",
-        &format!(
-            "if [ \"$1\" = \"--version\" ]; then echo x >> {};",
-            counter.display()
-        ),
-    );
-    write_exe(&w.bin().join("aws"), &script);
     for _ in 0..3 {
-        let o = w.run(&["sts", "get-caller-identity"]);
+        let o = w.run(["sts", "get-caller-identity"]);
         assert!(o.status.success());
     }
-    assert_eq!(fs::read_to_string(&counter).unwrap().lines().count(), 1);
+    assert_eq!(w.logged("version").lines().count(), 1);
     let cache = w.home().join(".cache/c9aws/cli-versions");
     let mode = fs::metadata(&cache).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     // A changed binary (upgrade) is measured again.
-    fs::write(w.bin().join("aws"), format!("{script}\n# upgraded\n")).unwrap();
-    let o = w.run(&["sts", "get-caller-identity"]);
+    fs::write(
+        w.bin().join("aws"),
+        format!("{}\n# upgraded\n", fake_aws::SCRIPT),
+    )
+    .unwrap();
+    let o = w.run(["sts", "get-caller-identity"]);
     assert!(o.status.success());
-    assert_eq!(fs::read_to_string(&counter).unwrap().lines().count(), 2);
+    assert_eq!(w.logged("version").lines().count(), 2);
 }
 
 #[test]
@@ -633,10 +477,10 @@ fn an_unwritable_cache_still_runs_the_call_and_says_why_it_is_slow() {
     w.cloud9();
     // A regular file where the cache directory should be: creating it fails
     // even for root (ENOTDIR), unlike permission bits.
-    let blocker = w.path().join("not-a-dir");
+    let blocker = w.root().join("not-a-dir");
     fs::write(&blocker, "").unwrap();
     let o = w
-        .cmd(&[OsStr::new("s3"), OsStr::new("ls")])
+        .c9aws(["s3", "ls"])
         .env("XDG_CACHE_HOME", blocker.join("cache"))
         .output()
         .unwrap();
@@ -656,25 +500,17 @@ fn an_unwritable_cache_still_runs_the_call_and_says_why_it_is_slow() {
 
 const FALLBACK: &str = "[profile c9-fallback]\naws_access_key_id = AKIAFALLBACKKEY00000\naws_secret_access_key = fallback-secret-do-not-print\n";
 
-fn argv_strings(w: &World) -> Vec<String> {
-    w.argv()
-        .into_iter()
-        .map(|a| String::from_utf8(a).unwrap())
-        .collect()
-}
-
 #[test]
 fn refused_actions_switch_to_the_fallback_keeping_region_and_output() {
     let w = World::new();
-    w.cloud9().config(
-        &format!("[default]\noutput = text\n{FALLBACK}"),
-        "fallback_profile = c9-fallback\n",
-    );
-    let o = w.run(&["iam", "create-user", "--user-name", "bob"]);
+    w.cloud9()
+        .aws_config(format!("[default]\noutput = text\n{FALLBACK}"))
+        .c9aws_config("fallback_profile = c9-fallback\n");
+    let o = w.run(["iam", "create-user", "--user-name", "bob"]);
     assert!(o.status.success(), "{}", stderr(&o));
     // The fallback profile has no region and no output: the call must not move.
     assert_eq!(
-        argv_strings(&w),
+        w.argv_strings(),
         [
             "--profile",
             "c9-fallback",
@@ -692,13 +528,13 @@ fn refused_actions_switch_to_the_fallback_keeping_region_and_output() {
     assert_eq!(stderr(&o), "");
     // ...unless asked for.
     let o = w
-        .cmd(&[
-            OsStr::new("sts"),
-            OsStr::new("assume-role"),
-            OsStr::new("--role-arn"),
-            OsStr::new("arn:aws:iam::1:role/x"),
-            OsStr::new("--role-session-name"),
-            OsStr::new("s"),
+        .c9aws([
+            "sts",
+            "assume-role",
+            "--role-arn",
+            "arn:aws:iam::1:role/x",
+            "--role-session-name",
+            "s",
         ])
         .env("C9AWS_NOTICE", "always")
         .output()
@@ -708,14 +544,15 @@ fn refused_actions_switch_to_the_fallback_keeping_region_and_output() {
         "{}",
         stderr(&o)
     );
-    assert_eq!(argv_strings(&w)[..2], ["--profile", "c9-fallback"]);
+    assert_eq!(w.argv_strings()[..2], ["--profile", "c9-fallback"]);
 }
 
 #[test]
 fn allowed_actions_and_other_credentials_are_never_switched() {
     let w = World::new();
     w.cloud9()
-        .config(FALLBACK, "fallback_profile = c9-fallback\n");
+        .aws_config(FALLBACK)
+        .c9aws_config("fallback_profile = c9-fallback\n");
     for (args, env) in [
         (vec!["sts", "get-caller-identity"], vec![]),
         (vec!["iam", "list-users"], vec![]),
@@ -749,14 +586,9 @@ fn allowed_actions_and_other_credentials_are_never_switched() {
         ),
         (vec!["configure", "list"], vec![]),
     ] {
-        let a: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
-        let mut c = w.cmd(&a);
-        for (k, v) in &env {
-            c.env(k, v);
-        }
-        let o = c.output().unwrap();
+        let o = w.c9aws(&args).envs(env.iter().copied()).output().unwrap();
         assert!(o.status.success(), "{}", stderr(&o));
-        assert_eq!(argv_strings(&w), args, "{env:?}");
+        assert_eq!(w.argv_strings(), args, "{env:?}");
     }
 }
 
@@ -764,24 +596,25 @@ fn allowed_actions_and_other_credentials_are_never_switched() {
 fn no_fallback_configured_passes_through_with_one_line() {
     let w = World::new();
     w.cloud9();
-    let o = w.run(&["iam", "create-access-key"]);
+    let o = w.run(["iam", "create-access-key"]);
     assert!(o.status.success());
-    assert_eq!(argv_strings(&w), ["iam", "create-access-key"]);
+    assert_eq!(w.argv_strings(), ["iam", "create-access-key"]);
     let err = stderr(&o);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("fallback_profile"), "{err}");
     // A configured fallback that does not exist: same safe outcome.
-    w.config("", "fallback_profile = ghost\n");
-    let o = w.run(&["iam", "create-access-key"]);
-    assert_eq!(argv_strings(&w), ["iam", "create-access-key"]);
-    assert!(stderr(&o).contains("ghost"), "{}", stderr(&o));
+    w.aws_config("").c9aws_config("fallback_profile = ghost\n");
+    let o = w.run(["iam", "create-access-key"]);
+    assert_eq!(w.argv_strings(), ["iam", "create-access-key"]);
+    assert_stderr_has(&o, "ghost");
 }
 
 #[test]
 fn explain_shows_the_switch() {
     let w = World::new();
     w.cloud9()
-        .config(FALLBACK, "fallback_profile = c9-fallback\n");
+        .aws_config(FALLBACK)
+        .c9aws_config("fallback_profile = c9-fallback\n");
     let v = explain_json(&w, &["iam", "create-user", "--user-name", "u"], &[]);
     assert_eq!(v["decision"]["action"], "switch");
     assert_eq!(v["decision"]["profile"], "c9-fallback");
@@ -798,7 +631,7 @@ fn explain_shows_the_switch() {
 fn without_imds_c9aws_asks_once_per_ttl_and_caches_privately() {
     let w = World::new();
     w.cloud9();
-    let o = w.run(&["ec2", "describe-vpcs"]);
+    let o = w.run(["ec2", "describe-vpcs"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let facts = w.home().join(".cache/c9aws/facts.json");
     let text = fs::read_to_string(&facts).unwrap();
@@ -808,52 +641,33 @@ fn without_imds_c9aws_asks_once_per_ttl_and_caches_privately() {
     assert_eq!(mode(facts.parent().unwrap()), 0o700);
     let before = fs::metadata(&facts).unwrap().modified().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
-    let o = w.run(&["ec2", "describe-vpcs"]);
+    let o = w.run(["ec2", "describe-vpcs"]);
     assert!(o.status.success());
     let after = fs::metadata(&facts).unwrap().modified().unwrap();
     assert_eq!(before, after, "a warm call writes nothing");
     assert!(!text.contains("c9awsTEST"), "no secret in the cache");
 }
 
-/// A fake CLI that AWS "refuses" unless a profile is given: the shape of an AMTC refusal.
-const REFUSING_AWS: &str = r#"#!/bin/sh
-if [ "$1" = "--version" ]; then echo "aws-cli/1.45.11 Python/3 Linux botocore/1.43.11"; exit 0; fi
-printf '%s\n' "$*" >> "$FAKE_AWS_LOG.calls"
-if [ "$1" = "--profile" ]; then echo '{"Account": "123456789012"}'; exit 0; fi
-echo "progress on stdout"
-if [ -n "$FAKE_AWS_SIGNAL" ]; then kill -"$FAKE_AWS_SIGNAL" $$; sleep 5; fi
-if [ -n "$FAKE_AWS_ERROR" ]; then
-  echo "An error occurred ($FAKE_AWS_ERROR) when calling the DescribeVpcs operation: You are not authorized to perform this operation." >&2
-else
-  echo "An error occurred (InvalidClientTokenId) when calling the DescribeVpcs operation: The security token included in the request is invalid" >&2
-fi
-exit 254
-"#;
-
+/// Cloud9 with a fallback, and a CLI that AWS refuses as it refuses AMTC's
+/// credentials unless a profile is given.
 fn safety_net_world() -> World {
-    let w = World::new();
-    write_exe(&w.bin().join("aws"), REFUSING_AWS);
+    let w = World::new()
+        .with_env(fake_aws::REFUSE, "InvalidClientTokenId")
+        .with_env(fake_aws::OUT, "{\"Account\": \"123456789012\"}\n");
     w.cloud9()
-        .config(FALLBACK, "fallback_profile = c9-fallback\n");
+        .aws_config(FALLBACK)
+        .c9aws_config("fallback_profile = c9-fallback\n");
     w
-}
-
-fn calls(w: &World) -> Vec<String> {
-    fs::read_to_string(w.log().with_extension("calls"))
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
 }
 
 #[test]
 fn safety_net_retries_an_amtc_refusal_once_with_the_fallback() {
     // Off EC2 (IMDS disabled) the ec2 route is unknown: AMTC is kept first.
     let w = safety_net_world();
-    let o = w.run(&["ec2", "describe-vpcs"]);
+    let o = w.run(["ec2", "describe-vpcs"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(
-        calls(&w),
+        w.calls(),
         [
             "ec2 describe-vpcs",
             "--profile c9-fallback --region ap-northeast-1 --output json ec2 describe-vpcs"
@@ -865,30 +679,26 @@ fn safety_net_retries_an_amtc_refusal_once_with_the_fallback() {
         stderr(&o)
     );
     // The refusal is remembered: the next call goes straight to the fallback.
-    let o = w.run(&["ec2", "describe-vpcs"]);
+    let o = w.run(["ec2", "describe-vpcs"]);
     assert_eq!(o.status.code(), Some(0));
-    assert_eq!(calls(&w).len(), 3);
-    assert!(calls(&w)[2].starts_with("--profile c9-fallback"));
+    assert_eq!(w.calls().len(), 3);
+    assert!(w.calls()[2].starts_with("--profile c9-fallback"));
 }
 
 #[test]
 fn safety_net_leaves_other_errors_and_signals_to_the_cli() {
     let w = safety_net_world();
     let o = w
-        .cmd(&[OsStr::new("ec2"), OsStr::new("describe-vpcs")])
-        .env("FAKE_AWS_ERROR", "UnauthorizedOperation")
+        .c9aws(["ec2", "describe-vpcs"])
+        .env(fake_aws::REFUSE, "UnauthorizedOperation")
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(254));
-    assert!(
-        stderr(&o).contains("UnauthorizedOperation"),
-        "{}",
-        stderr(&o)
-    );
-    assert_eq!(calls(&w).len(), 1, "not retried");
+    assert_stderr_has(&o, "UnauthorizedOperation");
+    assert_eq!(w.calls().len(), 1, "not retried");
     let o = w
-        .cmd(&[OsStr::new("ec2"), OsStr::new("describe-vpcs")])
-        .env("FAKE_AWS_SIGNAL", "TERM")
+        .c9aws(["ec2", "describe-vpcs"])
+        .env(fake_aws::SIGNAL, "TERM")
         .output()
         .unwrap();
     assert_eq!(o.status.signal(), Some(15), "dies of the CLI's signal");
@@ -898,7 +708,7 @@ fn safety_net_leaves_other_errors_and_signals_to_the_cli() {
 fn safety_net_never_reruns_a_call_that_read_piped_stdin() {
     let w = safety_net_world();
     let mut child = w
-        .cmd(&[OsStr::new("ec2"), OsStr::new("describe-vpcs")])
+        .c9aws(["ec2", "describe-vpcs"])
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -906,55 +716,34 @@ fn safety_net_never_reruns_a_call_that_read_piped_stdin() {
     drop(child.stdin.take());
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(254), "the CLI's own failure");
-    assert_eq!(calls(&w).len(), 1);
+    assert_eq!(w.calls().len(), 1);
     assert!(stderr(&o).contains("InvalidClientTokenId"));
 }
 
 #[test]
 fn an_unlearnable_cli_version_is_not_asked_again() {
-    let w = World::new();
-    let counter = w.path().join("version-calls");
-    write_exe(
-        &w.bin().join("aws"),
-        &FAKE_AWS.replace(
-            "if [ \"$1\" = \"--version\" ] && [ -z \"$FAKE_AWS_LOG_VERSION\" ]; then",
-            &format!(
-                "if [ \"$1\" = \"--version\" ]; then echo x >> {}; exit 0; fi; if false; then",
-                counter.display()
-            ),
-        ),
-    );
+    // `aws --version` prints nothing.
+    let w = World::new().with_env(fake_aws::VERSION, "none");
     for _ in 0..3 {
-        let o = w.run(&["sts", "get-caller-identity"]);
+        let o = w.run(["sts", "get-caller-identity"]);
         assert!(o.status.success(), "{}", stderr(&o));
     }
-    assert_eq!(fs::read_to_string(&counter).unwrap().lines().count(), 1);
-    fs::remove_file(w.log().with_extension("argv")).unwrap();
+    assert_eq!(w.logged("version").lines().count(), 1);
+    fs::remove_file(w.log("argv")).unwrap();
     let v = explain_json(&w, &["sts", "get-caller-identity"], &[]);
     assert_eq!(v["cli_version"], serde_json::Value::Null);
     assert!(v["notes"].to_string().contains("v1 rules assumed"));
 }
 
-fn doctor(w: &World, env: &[(&str, &str)]) -> (Option<i32>, serde_json::Value) {
-    let o = w
-        .cmd(&[OsStr::new("doctor"), OsStr::new("--json")])
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("doctor --json: {e}: {}", stderr(&o)));
-    (o.status.code(), v)
-}
-
-/// What tests/doctor_exec.rs does not cover: a configured fallback missing from
+/// What doctor_exec.rs does not cover: a configured fallback missing from
 /// the files, and the exact command line of the signing check.
 #[test]
 fn doctor_names_a_missing_fallback_and_signs_with_the_cli() {
     let w = World::new();
     w.cloud9();
     // A fallback that is configured but missing from the files.
-    w.config("", "fallback_profile = nope\n");
-    let (_, v) = doctor(&w, &[]);
+    w.aws_config("").c9aws_config("fallback_profile = nope\n");
+    let (_, v) = w.doctor(&[]);
     assert_eq!(doctor_check(&v, "fallback")["status"], "fail");
     assert!(
         v.to_string()
@@ -962,18 +751,14 @@ fn doctor_names_a_missing_fallback_and_signs_with_the_cli() {
         "{v:#}"
     );
     // Present, and the CLI signs with it (the fake answers like STS).
-    w.config(
-        "[profile fb]\naws_access_key_id = AKIAFALLBACK0000\naws_secret_access_key = s\n",
-        "fallback_profile = fb\n",
-    );
-    let arn =
-        r#"{"UserId":"AIDA","Account":"123456789012","Arn":"arn:aws:iam::123456789012:user/fb"}"#;
-    let (_, v) = doctor(&w, &[("FAKE_AWS_OUT", arn)]);
+    w.aws_config("[profile fb]\naws_access_key_id = AKIAFALLBACK0000\naws_secret_access_key = s\n")
+        .c9aws_config("fallback_profile = fb\n");
+    let (_, v) = w.doctor(&[(fake_aws::OUT, CALLER_IDENTITY)]);
     assert_eq!(doctor_check(&v, "fallback")["status"], "ok");
     assert_eq!(doctor_check(&v, "fallback-sign")["status"], "ok", "{v:#}");
     assert!(v.to_string().contains("arn:aws:iam::123456789012:user/fb"));
     assert_eq!(
-        argv_strings(&w),
+        w.argv_strings(),
         [
             "sts",
             "get-caller-identity",

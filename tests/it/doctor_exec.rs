@@ -2,98 +2,24 @@
 //! temporary HOME with a fake `aws` on PATH, IMDS disabled and checkip on a
 //! closed loopback port: nothing leaves the machine.
 
-mod common;
-use common::{doctor_check, sandbox, write_exe, CLOUD9_CREDENTIALS};
+use crate::fake_aws::{self, CALLER_IDENTITY};
+use crate::world::{assert_stderr_has, doctor_check, stderr, World, C9AWS};
 use std::fs;
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
-const C9AWS: &str = env!("CARGO_BIN_EXE_c9aws");
-
-/// A stand-in CLI: `--version`, and `sts get-caller-identity` that succeeds
-/// or fails as FAKE_STS says.
-const FAKE_AWS: &str = r#"#!/bin/sh
-if [ "$1" = "--version" ]; then
-  echo "aws-cli/1.45.11 Python/3.11.7 Linux/6 botocore/1.43.11"; exit 0
-fi
-case " $* " in
-  *" get-caller-identity "*)
-    if [ "$FAKE_STS" = fail ]; then
-      echo "An error occurred (InvalidClientTokenId) when calling the GetCallerIdentity operation: The security token included in the request is invalid." >&2
-      exit 255
-    fi
-    echo '{"UserId":"AIDAX","Account":"123456789012","Arn":"arn:aws:iam::123456789012:user/fb"}'
-    exit 0;;
-esac
-exit 0
-"#;
-
-struct World {
-    dir: tempfile::TempDir,
+/// Off Cloud9 (IMDS disabled, checkip closed), notices off, and a CLI whose
+/// `sts get-caller-identity` answers for the fallback profile `fb`.
+fn world() -> World {
+    World::new()
+        .with_env("C9AWS_NOTICE", "never")
+        .with_env(fake_aws::OUT, CALLER_IDENTITY)
 }
 
-impl World {
-    fn new() -> World {
-        let w = World {
-            dir: sandbox(FAKE_AWS),
-        };
-        fs::create_dir_all(w.home().join(".aws")).unwrap();
-        w
-    }
-    fn home(&self) -> PathBuf {
-        self.dir.path().join("home")
-    }
-    fn bin(&self) -> PathBuf {
-        self.dir.path().join("bin")
-    }
-    fn cloud9(&self) -> &World {
-        fs::write(self.home().join(".aws/credentials"), CLOUD9_CREDENTIALS).unwrap();
-        fs::create_dir_all(self.home().join(".c9")).unwrap();
-        self
-    }
-    fn fallback(&self) -> &World {
-        fs::write(
-            self.home().join(".aws/config"),
-            "[profile fb]\naws_access_key_id = AKIAFALLBACKTEST0001\naws_secret_access_key = fbsecretDONOTPRINT\nregion = us-west-2\n",
-        )
-        .unwrap();
-        let c = self.home().join(".config/c9aws");
-        fs::create_dir_all(&c).unwrap();
-        fs::write(c.join("config"), "fallback_profile = fb\n").unwrap();
-        self
-    }
-    fn cmd(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
-        let mut c = Command::new(C9AWS);
-        c.args(args)
-            .env_clear()
-            .env("HOME", self.home())
-            .env("PATH", format!("{}:/usr/bin:/bin", self.bin().display()))
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("C9AWS_CHECKIP_URL", "http://127.0.0.1:9/")
-            .env("C9AWS_NOTICE", "never");
-        for (k, v) in env {
-            c.env(k, v);
-        }
-        c
-    }
-    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        self.cmd(args, env).output().unwrap()
-    }
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn doctor(w: &World, env: &[(&str, &str)]) -> (i32, serde_json::Value) {
-    let o = w.run(&["doctor", "--json"], env);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "doctor --json printed no JSON ({e}): {}",
-            String::from_utf8_lossy(&o.stdout)
-        )
-    });
-    (o.status.code().unwrap(), v)
+/// The fallback profile `fb` (its own region) in `~/.aws/config`, named in
+/// c9aws's config.
+fn fallback(w: &World) -> &World {
+    w.aws_config("[profile fb]\naws_access_key_id = AKIAFALLBACKTEST0001\naws_secret_access_key = fbsecretDONOTPRINT\nregion = us-west-2\n")
+        .c9aws_config("fallback_profile = fb\n")
 }
 
 fn status<'a>(v: &'a serde_json::Value, name: &str) -> Vec<&'a str> {
@@ -122,8 +48,8 @@ fn has_interpreter(exe: &str) -> bool {
 
 #[test]
 fn doctor_says_truly_how_c9aws_is_linked() {
-    let w = World::new();
-    let (_, v) = doctor(&w, &[]);
+    let w = world();
+    let (_, v) = w.doctor(&[]);
     let link = doctor_check(&v, "link");
     let detail = link["summary"].as_str().unwrap_or_default();
     if has_interpreter(C9AWS) {
@@ -141,14 +67,10 @@ fn doctor_says_truly_how_c9aws_is_linked() {
 
 #[test]
 fn doctor_off_cloud9_is_healthy_and_probes_nothing() {
-    let w = World::new();
-    fs::write(
-        w.home().join(".aws/credentials"),
-        "[default]\naws_access_key_id = AKIASTATIC\naws_secret_access_key = x\n",
-    )
-    .unwrap();
-    let (code, v) = doctor(&w, &[]);
-    assert_eq!(code, 0, "{v}");
+    let w = world();
+    w.credentials("[default]\naws_access_key_id = AKIASTATIC\naws_secret_access_key = x\n");
+    let (code, v) = w.doctor(&[]);
+    assert_eq!(code, Some(0), "{v}");
     assert_eq!(v["healthy"], true);
     assert_eq!(status(&v, "cloud9"), ["info"]);
     assert_eq!(status(&v, "aws-cli"), ["ok"]);
@@ -157,10 +79,10 @@ fn doctor_off_cloud9_is_healthy_and_probes_nothing() {
 
 #[test]
 fn doctor_on_cloud9_without_a_fallback_fails_with_a_fix() {
-    let w = World::new();
+    let w = world();
     w.cloud9();
-    let (code, v) = doctor(&w, &[]);
-    assert_eq!(code, 1, "{v}");
+    let (code, v) = w.doctor(&[]);
+    assert_eq!(code, Some(1), "{v}");
     assert_eq!(status(&v, "cloud9"), ["ok"]);
     assert_eq!(status(&v, "fallback"), ["fail"]);
     let fb = doctor_check(&v, "fallback");
@@ -168,7 +90,7 @@ fn doctor_on_cloud9_without_a_fallback_fails_with_a_fix() {
     // IMDS is disabled here: that is a failure too, with its fix.
     assert_eq!(status(&v, "imds"), ["fail"]);
     // Human output: exit 1 and a fix section.
-    let o = w.run(&["doctor"], &[]);
+    let o = w.run(["doctor"]);
     assert_eq!(o.status.code(), Some(1));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("To do:"), "{text}");
@@ -176,9 +98,9 @@ fn doctor_on_cloud9_without_a_fallback_fails_with_a_fix() {
 
 #[test]
 fn doctor_reports_a_fallback_that_cannot_sign_without_echoing_secrets() {
-    let w = World::new();
-    w.cloud9().fallback();
-    let (_, v) = doctor(&w, &[("FAKE_STS", "fail")]);
+    let w = world();
+    fallback(w.cloud9());
+    let (_, v) = w.doctor(&[(fake_aws::REFUSE, "InvalidClientTokenId")]);
     assert_eq!(status(&v, "fallback"), ["ok"]);
     assert_eq!(status(&v, "fallback-sign"), ["fail"]);
     let s = v.to_string();
@@ -188,15 +110,19 @@ fn doctor_reports_a_fallback_that_cannot_sign_without_echoing_secrets() {
         "{s}"
     );
 
-    let (_, v) = doctor(&w, &[]);
+    let (_, v) = w.doctor(&[]);
     assert_eq!(status(&v, "fallback-sign"), ["ok"]);
     assert!(v.to_string().contains("arn:aws:iam::123456789012:user/fb"));
 }
 
 #[test]
 fn under_c9aws_active_doctor_never_claims_health() {
-    let w = World::new();
-    let o = w.run(&["doctor", "--json"], &[("C9AWS_ACTIVE", "1")]);
+    let w = world();
+    let o = w
+        .c9aws(["doctor", "--json"])
+        .env("C9AWS_ACTIVE", "1")
+        .output()
+        .unwrap();
     // With C9AWS_ACTIVE set every other call passes straight through; doctor
     // still answers, and says that this is what is wrong.
     assert_eq!(o.status.code(), Some(1));
@@ -206,18 +132,28 @@ fn under_c9aws_active_doctor_never_claims_health() {
     assert_eq!(rec["status"], "fail", "{rec}");
 }
 
+/// `c9aws exec ARGS -- aws` (the fake, dumping its environment): the
+/// `AWS_*` variables the program saw, but the world's own IMDS switch.
 fn exec_env(w: &World, args: &[&str], env: &[(&str, &str)]) -> (Output, Vec<String>) {
-    let script = w.bin().join("printenv.sh");
-    write_exe(&script, "#!/bin/sh\nenv | grep '^AWS_' | sort\n");
-    let mut a = vec!["exec"];
-    a.extend_from_slice(args);
-    a.push("--");
-    let s = script.to_str().unwrap().to_string();
-    a.push(&s);
-    let o = w.run(&a, env);
-    let lines = String::from_utf8_lossy(&o.stdout)
+    let _ = fs::remove_file(w.log("env"));
+    let o = w
+        .c9aws(["exec"])
+        .args(args)
+        .arg("--")
+        .arg(w.bin().join("aws"))
+        .envs(env.iter().copied())
+        .env(fake_aws::ENV, "1")
+        .output()
+        .unwrap();
+    assert!(
+        w.log("env").exists(),
+        "the program did not run: {}",
+        stderr(&o)
+    );
+    let lines = w
+        .logged("env")
         .lines()
-        .filter(|l| !l.starts_with("AWS_EC2_METADATA_DISABLED="))
+        .filter(|l| l.starts_with("AWS_") && !l.starts_with("AWS_EC2_METADATA_DISABLED="))
         .map(str::to_string)
         .collect();
     (o, lines)
@@ -225,8 +161,8 @@ fn exec_env(w: &World, args: &[&str], env: &[(&str, &str)]) -> (Output, Vec<Stri
 
 #[test]
 fn exec_switches_for_a_refused_service() {
-    let w = World::new();
-    w.cloud9().fallback();
+    let w = world();
+    fallback(w.cloud9());
     let (o, env) = exec_env(
         &w,
         &["--service", "iam"],
@@ -260,14 +196,14 @@ fn exec_switches_for_a_refused_service() {
 
 #[test]
 fn exec_leaves_the_program_alone_off_cloud9_and_with_other_credentials() {
-    let w = World::new();
-    w.fallback();
+    let w = world();
+    fallback(&w);
     let (o, env) = exec_env(&w, &["--service", "iam"], &[]);
     assert_eq!(o.status.code(), Some(0));
     assert!(env.is_empty(), "{env:?}");
 
-    let w = World::new();
-    w.cloud9().fallback();
+    let w = world();
+    fallback(w.cloud9());
     let (o, env) = exec_env(
         &w,
         &["--service", "iam"],
@@ -285,7 +221,7 @@ fn exec_leaves_the_program_alone_off_cloud9_and_with_other_credentials() {
 
 #[test]
 fn exec_without_a_fallback_runs_unchanged_and_says_what_to_do() {
-    let w = World::new();
+    let w = world();
     w.cloud9();
     let (o, env) = exec_env(&w, &["--service", "iam"], &[]);
     assert_eq!(o.status.code(), Some(0));
@@ -300,12 +236,12 @@ fn exec_without_a_fallback_runs_unchanged_and_says_what_to_do() {
 
 #[test]
 fn exec_exit_codes_are_the_programs() {
-    let w = World::new();
-    let o = w.run(&["exec", "--", "sh", "-c", "exit 7"], &[]);
+    let w = world();
+    let o = w.run(["exec", "--", "sh", "-c", "exit 7"]);
     assert_eq!(o.status.code(), Some(7));
-    let o = w.run(&["exec", "--", "/nonexistent/prog"], &[]);
+    let o = w.run(["exec", "--", "/nonexistent/prog"]);
     assert_eq!(o.status.code(), Some(127));
-    assert!(stderr(&o).contains("/nonexistent/prog"), "{}", stderr(&o));
-    let o = w.run(&["exec", "--", w.home().to_str().unwrap()], &[]);
+    assert_stderr_has(&o, "/nonexistent/prog");
+    let o = w.run(["exec", "--", w.home().to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(126));
 }

@@ -2,68 +2,54 @@
 //! changes, byte for byte; a backup is kept; modes are private; it is
 //! idempotent; and `~/.aws/credentials` is never opened for writing (strace).
 
+use crate::world::{assert_stderr_has, need, stderr as err, World, C9AWS};
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
-const C9AWS: &str = env!("CARGO_BIN_EXE_c9aws");
 const MARKER: &str = "# managed by c9aws setup (rerun `c9aws setup` to change it)";
 const CREDS: &str = "# Do not modify this file, if this file is modified it will not be updated.\n[default]\naws_access_key_id = ASIAC9AWSTESTKEYID00\naws_secret_access_key = c9awsTESTsecretKEYdoNOTprint0000000000000\naws_session_token = c9awsTESTsessionTOKENdoNOTprint\n";
 
-struct Home {
-    dir: tempfile::TempDir,
+/// A HOME with a credentials file and, if given, `~/.aws/config` (mode 0644).
+fn home(config: Option<&[u8]>) -> World {
+    let w = World::new();
+    w.credentials(CREDS);
+    if let Some(c) = config {
+        w.aws_config(c);
+    }
+    w
 }
 
-impl Home {
-    fn new(config: Option<&[u8]>) -> Home {
-        let h = Home {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        fs::create_dir_all(h.path().join(".aws")).unwrap();
-        fs::write(h.path().join(".aws/credentials"), CREDS).unwrap();
-        if let Some(c) = config {
-            fs::write(h.config(), c).unwrap();
-            fs::set_permissions(h.config(), fs::Permissions::from_mode(0o644)).unwrap();
-        }
-        h
-    }
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-    fn config(&self) -> PathBuf {
-        self.path().join(".aws/config")
-    }
-    fn cmd(&self, prog: &str, args: &[&str]) -> Command {
-        let mut c = Command::new(prog);
-        c.args(args)
-            .env_clear()
-            .env("HOME", self.path())
-            .env("PATH", "/usr/bin:/bin")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .stdin(Stdio::null());
-        c
-    }
-    fn setup(&self, args: &[&str]) -> Output {
-        let mut a = vec!["setup"];
-        a.extend_from_slice(args);
-        self.cmd(C9AWS, &a).output().unwrap()
-    }
-    fn backups(&self) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = fs::read_dir(self.path().join(".aws"))
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.to_string_lossy().contains(".c9aws-backup-"))
-            .collect();
-        v.sort();
-        v
-    }
+fn config(w: &World) -> PathBuf {
+    w.home().join(".aws/config")
 }
 
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+fn setup(w: &World, args: &[&str]) -> Output {
+    w.c9aws(["setup"]).args(args).output().unwrap()
+}
+
+/// `c9aws setup ARGS` refuses (exit 1, saying `says`) and touches nothing.
+#[track_caller]
+fn assert_refused(w: &World, args: &[&str], says: &str) {
+    let before = fs::read(config(w)).unwrap();
+    let o = setup(w, args);
+    assert_eq!(o.status.code(), Some(1));
+    assert_stderr_has(&o, says);
+    assert_eq!(fs::read(config(w)).unwrap(), before);
+    assert!(backups(w).is_empty());
+}
+
+fn backups(w: &World) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(w.home().join(".aws"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().contains(".c9aws-backup-"))
+        .collect();
+    v.sort();
+    v
 }
 
 fn mode(p: &Path) -> u32 {
@@ -93,10 +79,10 @@ const TRICKY: &[&[u8]] = &[
 #[test]
 fn appends_its_section_keeping_every_other_byte() {
     for (n, cfg) in TRICKY.iter().enumerate() {
-        let h = Home::new(Some(cfg));
-        let o = h.setup(&["--instance-role"]);
+        let h = home(Some(cfg));
+        let o = setup(&h, &["--instance-role"]);
         assert!(o.status.success(), "case {n}: {}", err(&o));
-        let after = fs::read(h.config()).unwrap();
+        let after = fs::read(config(&h)).unwrap();
         assert!(after.starts_with(cfg), "case {n}: prefix changed");
         let nl = if cfg.windows(2).any(|w| w == b"\r\n") {
             "\r\n"
@@ -112,19 +98,19 @@ fn appends_its_section_keeping_every_other_byte() {
             "case {n}: only line breaks separate the old file and the section: {tail:?}"
         );
         // The file's mode is kept; the backup is the original, private.
-        assert_eq!(mode(&h.config()), 0o644, "case {n}");
-        let b = h.backups();
+        assert_eq!(mode(&config(&h)), 0o644, "case {n}");
+        let b = backups(&h);
         assert_eq!(b.len(), 1, "case {n}");
         assert_eq!(fs::read(&b[0]).unwrap(), *cfg, "case {n}");
         assert_eq!(mode(&b[0]), 0o600);
         // Idempotent: nothing changes, no new backup.
-        let o = h.setup(&["--instance-role"]);
+        let o = setup(&h, &["--instance-role"]);
         assert!(o.status.success());
-        assert!(err(&o).contains("nothing changed"), "{}", err(&o));
-        assert_eq!(fs::read(h.config()).unwrap(), after, "case {n}");
-        assert_eq!(h.backups().len(), 1);
+        assert_stderr_has(&o, "nothing changed");
+        assert_eq!(fs::read(config(&h)).unwrap(), after, "case {n}");
+        assert_eq!(backups(&h).len(), 1);
         // c9aws's own config names the profile, privately.
-        let c9 = h.path().join(".config/c9aws/config");
+        let c9 = h.home().join(".config/c9aws/config");
         assert_eq!(
             fs::read_to_string(&c9).unwrap(),
             "fallback_profile = c9-fallback\n"
@@ -133,7 +119,7 @@ fn appends_its_section_keeping_every_other_byte() {
         assert_eq!(mode(c9.parent().unwrap()), 0o700);
         // The credentials file is untouched.
         assert_eq!(
-            fs::read_to_string(h.path().join(".aws/credentials")).unwrap(),
+            fs::read_to_string(h.home().join(".aws/credentials")).unwrap(),
             CREDS
         );
     }
@@ -142,84 +128,78 @@ fn appends_its_section_keeping_every_other_byte() {
 #[test]
 fn rewrites_only_its_own_section_and_respects_the_users() {
     let before = format!("[default]\nregion = x\n\n[profile c9-fallback]\n{MARKER}\nregion = old\n# the next one is mine\n[profile work]\nregion = y");
-    let h = Home::new(Some(before.as_bytes()));
-    let o = h.setup(&["--instance-role", "--region", "eu-west-1"]);
+    let h = home(Some(before.as_bytes()));
+    let o = setup(&h, &["--instance-role", "--region", "eu-west-1"]);
     assert!(o.status.success(), "{}", err(&o));
     let want = format!(
         "[default]\nregion = x\n\n[profile c9-fallback]\n{MARKER}\ncredential_process = {C9AWS} credential-process\nregion = eu-west-1\n# the next one is mine\n[profile work]\nregion = y"
     );
-    assert_eq!(fs::read_to_string(h.config()).unwrap(), want);
+    assert_eq!(fs::read_to_string(config(&h)).unwrap(), want);
 
     // A section of the user's with that name: refused, file untouched.
     let mine = "[profile c9-fallback]\nregion = mine\n";
-    let h = Home::new(Some(mine.as_bytes()));
-    let o = h.setup(&["--instance-role"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(err(&o).contains("--force"), "{}", err(&o));
-    assert_eq!(fs::read_to_string(h.config()).unwrap(), mine);
-    assert!(h.backups().is_empty());
-    let o = h.setup(&["--instance-role", "--force"]);
+    let h = home(Some(mine.as_bytes()));
+    assert_refused(&h, &["--instance-role"], "--force");
+    let o = setup(&h, &["--instance-role", "--force"]);
     assert!(o.status.success());
-    assert_eq!(fs::read_to_string(h.config()).unwrap(), section("\n"));
+    assert_eq!(fs::read_to_string(config(&h)).unwrap(), section("\n"));
 }
 
 #[test]
 fn a_new_config_file_is_private() {
-    let h = Home::new(None);
-    let o = h.setup(&["--instance-role", "--profile-name", "fb"]);
+    let h = home(None);
+    let o = setup(&h, &["--instance-role", "--profile-name", "fb"]);
     assert!(o.status.success(), "{}", err(&o));
-    assert_eq!(mode(&h.config()), 0o600);
-    assert!(fs::read_to_string(h.config())
+    assert_eq!(mode(&config(&h)), 0o600);
+    assert!(fs::read_to_string(config(&h))
         .unwrap()
         .starts_with("[profile fb]\n"));
-    assert!(h.backups().is_empty());
+    assert!(backups(&h).is_empty());
     assert!(
         err(&o).contains("ec2:DescribeRouteTables"),
         "the role's policies are named"
     );
     // IMDS is disabled here: the role could not be checked, and it says so.
-    assert!(err(&o).contains("Warning: IMDS is disabled"), "{}", err(&o));
+    assert_stderr_has(&o, "Warning: IMDS is disabled");
 }
 
 #[test]
 fn existing_profiles_and_access_keys() {
-    let h = Home::new(Some(b"[profile admin]\nregion = x\n"));
-    let o = h.setup(&["--use-profile", "admin"]);
+    let h = home(Some(b"[profile admin]\nregion = x\n"));
+    let o = setup(&h, &["--use-profile", "admin"]);
     assert!(o.status.success(), "{}", err(&o));
     assert_eq!(
-        fs::read(h.config()).unwrap(),
+        fs::read(config(&h)).unwrap(),
         b"[profile admin]\nregion = x\n"
     );
     assert_eq!(
-        fs::read_to_string(h.path().join(".config/c9aws/config")).unwrap(),
+        fs::read_to_string(h.home().join(".config/c9aws/config")).unwrap(),
         "fallback_profile = admin\n"
     );
-    let o = h.setup(&["--use-profile", "nope"]);
+    let o = setup(&h, &["--use-profile", "nope"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(err(&o).contains("\"nope\" is in neither"), "{}", err(&o));
-    let o = h.setup(&["--use-profile", "default"]);
+    assert_stderr_has(&o, "\"nope\" is in neither");
+    let o = setup(&h, &["--use-profile", "default"]);
     assert_eq!(o.status.code(), Some(1));
-    let o = h.setup(&["--use-profile", "admin", "--region", "eu-west-1"]);
+    let o = setup(&h, &["--use-profile", "admin", "--region", "eu-west-1"]);
     assert_eq!(
         o.status.code(),
         Some(1),
         "an existing profile is not edited"
     );
-    assert!(err(&o).contains("--region"), "{}", err(&o));
+    assert_stderr_has(&o, "--region");
     // A profile only in Cloud9's credentials file: recorded, with a warning.
-    let h2 = Home::new(None);
-    fs::write(
-        h2.path().join(".aws/credentials"),
-        format!("{CREDS}[mine]\naws_access_key_id = AKIAC9AWSMINE0000001\n"),
-    )
-    .unwrap();
-    let o = h2.setup(&["--use-profile", "mine"]);
+    let h2 = home(None);
+    h2.credentials(format!(
+        "{CREDS}[mine]\naws_access_key_id = AKIAC9AWSMINE0000001\n"
+    ));
+    let o = setup(&h2, &["--use-profile", "mine"]);
     assert!(o.status.success(), "{}", err(&o));
-    assert!(err(&o).contains("Cloud9 rewrites"), "{}", err(&o));
+    assert_stderr_has(&o, "Cloud9 rewrites");
 
     // Keys from stdin, never echoed.
     let mut child = h
-        .cmd(C9AWS, &["setup", "--access-keys", "--profile-name", "keys"])
+        .c9aws(["setup", "--access-keys", "--profile-name", "keys"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -236,12 +216,12 @@ fn existing_profiles_and_access_keys() {
     let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), err(&o));
     assert!(!all.contains("setupSecretDoNotEcho"), "{all}");
     assert!(all.contains("long-lived"), "{all}");
-    let cfg = fs::read_to_string(h.config()).unwrap();
+    let cfg = fs::read_to_string(config(&h)).unwrap();
     assert!(cfg.starts_with("[profile admin]\nregion = x\n"));
     assert!(cfg.contains("[profile keys]\n"));
     assert!(cfg.contains("aws_secret_access_key = setupSecretDoNotEcho000000000000000000000\n"));
     // Keys make the file private, whatever its mode was.
-    assert_eq!(mode(&h.config()), 0o600);
+    assert_eq!(mode(&config(&h)), 0o600);
 }
 
 #[test]
@@ -251,60 +231,56 @@ fn a_section_the_cli_reads_as_that_profile_is_the_users() {
         "[profile \"c9-fallback\"]\nregion = x\n",
         "[default]\n[profile   c9-fallback ]\nregion = x\n",
     ] {
-        let h = Home::new(Some(cfg.as_bytes()));
-        let o = h.setup(&["--instance-role"]);
+        let h = home(Some(cfg.as_bytes()));
+        let o = setup(&h, &["--instance-role"]);
         assert_eq!(o.status.code(), Some(1), "{cfg:?}");
-        assert!(err(&o).contains("--force"), "{}", err(&o));
-        assert_eq!(fs::read_to_string(h.config()).unwrap(), cfg);
-        assert!(!h.path().join(".config/c9aws/config").exists());
+        assert_stderr_has(&o, "--force");
+        assert_eq!(fs::read_to_string(config(&h)).unwrap(), cfg);
+        assert!(!h.home().join(".config/c9aws/config").exists());
     }
 }
 
 #[test]
 fn a_file_the_cli_cannot_read_is_not_edited() {
     let cfg = "region = x\n[default]\n";
-    let h = Home::new(Some(cfg.as_bytes()));
-    let o = h.setup(&["--instance-role"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(err(&o).contains("line 1"), "{}", err(&o));
-    assert_eq!(fs::read_to_string(h.config()).unwrap(), cfg);
-    assert!(h.backups().is_empty());
+    let h = home(Some(cfg.as_bytes()));
+    assert_refused(&h, &["--instance-role"], "line 1");
 }
 
 #[test]
 fn values_that_would_inject_lines_are_refused() {
-    let h = Home::new(Some(b"[default]\n"));
+    let h = home(Some(b"[default]\n"));
     for args in [
         vec!["--instance-role", "--region", "x\n[profile evil]"],
         vec!["--instance-role", "--profile-name", "a]\n[b"],
         vec!["--instance-role", "--profile-name", "two words"],
         vec!["--use-profile", "a\nb"],
     ] {
-        let o = h.setup(&args);
+        let o = setup(&h, &args);
         assert_eq!(o.status.code(), Some(1), "{args:?}");
-        assert_eq!(fs::read_to_string(h.config()).unwrap(), "[default]\n");
+        assert_eq!(fs::read_to_string(config(&h)).unwrap(), "[default]\n");
     }
 }
 
 #[test]
 fn config_files_named_by_the_environment_and_symlinks() {
-    let h = Home::new(None);
+    let h = home(None);
     // AWS_CONFIG_FILE is a symlink to a dotfiles copy; C9AWS_CONFIG has other settings.
-    let real = h.path().join("dotfiles/aws-config");
+    let real = h.home().join("dotfiles/aws-config");
     fs::create_dir_all(real.parent().unwrap()).unwrap();
     fs::write(&real, "[default]\nregion = x\n").unwrap();
-    let link = h.path().join("aws-config-link");
+    let link = h.home().join("aws-config-link");
     std::os::unix::fs::symlink(&real, &link).unwrap();
-    let c9 = h.path().join("dotfiles/c9aws.ini");
+    let c9 = h.home().join("dotfiles/c9aws.ini");
     fs::write(
         &c9,
         "# mine\nnotice = never\n\n[service s3]\nroute = amtc\n",
     )
     .unwrap();
-    let c9_link = h.path().join("c9aws-link");
+    let c9_link = h.home().join("c9aws-link");
     std::os::unix::fs::symlink(&c9, &c9_link).unwrap();
     let o = h
-        .cmd(C9AWS, &["setup", "--instance-role"])
+        .c9aws(["setup", "--instance-role"])
         .env("AWS_CONFIG_FILE", &link)
         .env("C9AWS_CONFIG", &c9_link)
         .output()
@@ -322,28 +298,24 @@ fn config_files_named_by_the_environment_and_symlinks() {
         fs::read_to_string(&c9).unwrap(),
         "fallback_profile = c9-fallback\n# mine\nnotice = never\n\n[service s3]\nroute = amtc\n"
     );
-    assert!(!h.config().exists(), "~/.aws/config was not the file named");
+    assert!(!config(&h).exists(), "~/.aws/config was not the file named");
 }
 
 #[test]
 fn without_a_terminal_a_choice_is_required() {
-    let h = Home::new(None);
-    let o = h.setup(&[]);
+    let h = home(None);
+    let o = setup(&h, &[]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(err(&o).contains("--instance-role"), "{}", err(&o));
-    assert!(!h.config().exists());
-    let o = h.setup(&["--sso"]);
+    assert_stderr_has(&o, "--instance-role");
+    assert!(!config(&h).exists());
+    let o = setup(&h, &["--sso"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(err(&o).contains("terminal"));
 }
 
 #[test]
 fn the_credentials_file_is_never_opened_for_writing() {
-    let ok = Command::new("sh")
-        .args(["-c", "command -v strace"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(ok, "strace is not installed (.ci/run installs it)");
+    need("strace");
     for (n, args) in [
         vec!["--instance-role"],
         vec!["--instance-role", "--force", "--region", "x"],
@@ -353,8 +325,8 @@ fn the_credentials_file_is_never_opened_for_writing() {
     .into_iter()
     .enumerate()
     {
-        let h = Home::new(Some(b"[profile admin]\n"));
-        let log = h.path().join("strace.log");
+        let h = home(Some(b"[profile admin]\n"));
+        let log = h.home().join("strace.log");
         let mut a = vec![
             "-f",
             "-qq",
@@ -367,7 +339,8 @@ fn the_credentials_file_is_never_opened_for_writing() {
         ];
         a.extend(args.iter().copied());
         let mut child = h
-            .cmd("strace", &a)
+            .command("strace")
+            .args(&a)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -395,7 +368,7 @@ fn the_credentials_file_is_never_opened_for_writing() {
             assert!(read_only, "case {n}: credentials touched: {line}");
         }
         assert_eq!(
-            fs::read_to_string(h.path().join(".aws/credentials")).unwrap(),
+            fs::read_to_string(h.home().join(".aws/credentials")).unwrap(),
             CREDS
         );
     }
