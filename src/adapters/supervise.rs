@@ -1,13 +1,17 @@
 //! The safety net: run the CLI as a child (instead of exec) when the route was
-//! `unknown` and AMTC was kept, so that an AMTC refusal can be retried once with
-//! the fallback profile.
+//! `unknown` and AMTC was kept, so that an AMTC refusal can be seen, remembered
+//! and, when the call can safely run twice, retried once with the fallback.
 //!
-//! Why this is careful: the child must behave as if started directly. stdout
-//! and stdin are the child's own (inherited, live); only stderr passes through
-//! c9aws, held back until the child ends, so the refused attempt's error can be
-//! dropped when the retry runs. Ctrl-C reaches the child from the terminal (same
-//! process group); c9aws ignores SIGINT/SIGQUIT meanwhile and forwards
-//! SIGTERM/SIGHUP. A child killed by a signal makes c9aws die of the same signal.
+//! Why this is careful: the child must behave as if started directly. stdin is
+//! the child's own (inherited, live); stderr passes through c9aws, held back
+//! until the child ends, so the refused attempt's error can be dropped when
+//! the retry runs. stdout is inherited too, except when a retry is possible and
+//! stdout is not a terminal: then c9aws relays it byte for byte as it comes,
+//! and a refusal counts as retryable only if nothing reached stdout (a retry
+//! must never print a second copy into a pipe or a file). Ctrl-C reaches the
+//! child from the terminal (same process group); c9aws ignores SIGINT/SIGQUIT
+//! meanwhile and forwards SIGTERM/SIGHUP. A child killed by a signal makes
+//! c9aws die of the same signal.
 
 use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
@@ -29,8 +33,8 @@ pub const REFUSAL_SIGNATURES: &[&str] = &[
 /// Stderr beyond this is streamed and the retry given up (bounded memory).
 const HOLD_LIMIT: usize = 1 << 20;
 
-/// Is it safe to run the CLI twice? Only when stdin cannot have been consumed
-/// by the first run: a terminal or /dev/null (character devices).
+/// Is stdin a character device (a terminal, /dev/null)? The first run cannot
+/// have consumed anything a second run would miss.
 pub fn stdin_replayable() -> bool {
     // SAFETY: fstat on fd 0 with a zeroed stat buffer owned here.
     unsafe {
@@ -39,14 +43,21 @@ pub fn stdin_replayable() -> bool {
     }
 }
 
+/// Whether fd 1 is a terminal.
+pub fn stdout_is_terminal() -> bool {
+    // SAFETY: isatty only reads the descriptor's state.
+    unsafe { libc::isatty(1) == 1 }
+}
+
 pub enum Outcome {
     /// The child finished; pass on its status (code, or signal to die of).
     Done {
         code: Option<i32>,
         signal: Option<i32>,
     },
-    /// The child was refused for AMTC reasons; its stderr was not shown.
-    Refused,
+    /// The child was refused for AMTC reasons and printed nothing on stdout;
+    /// its stderr was not shown (it is here, for a caller that cannot retry).
+    Refused { code: Option<i32>, stderr: Vec<u8> },
 }
 
 static CHILD: AtomicI32 = AtomicI32::new(0);
@@ -61,9 +72,19 @@ extern "C" fn forward(sig: libc::c_int) {
     }
 }
 
-/// Runs `plan` as a child and watches its stderr for an AMTC refusal.
-pub fn run_watched(plan: &ProcessPlan) -> std::io::Result<Outcome> {
-    let mut child = process::command(plan).stderr(Stdio::piped()).spawn()?;
+/// Runs `plan` as a child and watches its stderr for an AMTC refusal. With
+/// `relay_stdout`, its stdout comes through c9aws (see the module's doc).
+pub fn run_watched(plan: &ProcessPlan, relay_stdout: bool) -> std::io::Result<Outcome> {
+    let mut cmd = process::command(plan);
+    cmd.stderr(Stdio::piped());
+    if relay_stdout {
+        cmd.stdout(Stdio::piped());
+    }
+    let mut child = cmd.spawn()?;
+    let relay = child
+        .stdout
+        .take()
+        .map(|out| std::thread::spawn(move || relay_to_stdout(out)));
     CHILD.store(child.id() as i32, Ordering::SeqCst);
     // SAFETY: installing plain handlers / ignoring signals in this process only,
     // after the child was started with default dispositions.
@@ -119,15 +140,43 @@ pub fn run_watched(plan: &ProcessPlan) -> std::io::Result<Outcome> {
             libc::signal(sig, old);
         }
     }
+    // The child is gone; its stdout ends when the last writer closes it.
+    let printed = relay.is_some_and(|t| t.join().unwrap_or(true));
     let text = String::from_utf8_lossy(&held).into_owned();
-    if !streaming && !status.success() && status.signal().is_none() && is_refusal(&text) {
-        return Ok(Outcome::Refused);
+    if !streaming && !printed && !status.success() && status.signal().is_none() && is_refusal(&text)
+    {
+        return Ok(Outcome::Refused {
+            code: status.code(),
+            stderr: held,
+        });
     }
     let _ = std::io::stderr().write_all(&held);
     Ok(Outcome::Done {
         code: status.code(),
         signal: status.signal(),
     })
+}
+
+/// Copies the child's stdout to c9aws's as it comes; whether any byte came.
+/// When c9aws's stdout is gone (a closed pipe), the copy stops and the read
+/// end is closed, so the child meets the same EPIPE/SIGPIPE it would have.
+fn relay_to_stdout(mut from: std::process::ChildStdout) -> bool {
+    let mut buf = [0u8; 65536];
+    let mut printed = false;
+    let mut out = std::io::stdout().lock();
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) => return printed,
+            Ok(n) => {
+                printed = true;
+                if out.write_all(&buf[..n]).and_then(|()| out.flush()).is_err() {
+                    return printed;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return printed,
+        }
+    }
 }
 
 pub fn is_refusal(stderr: &str) -> bool {
