@@ -109,8 +109,8 @@ pub fn with_probe_lock<T>(path: &Path, wait: Duration, f: impl FnOnce() -> T) ->
 mod tests {
     use super::super::fixtures::*;
     use super::super::FactsCache;
-    use super::super::Ttls;
     use super::*;
+    use crate::adapters::settings::Ttls;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Arc, Barrier};
 

@@ -92,8 +92,8 @@ impl FactsCache {
 #[cfg(test)]
 mod tests {
     use super::super::fixtures::*;
-    use super::super::Ttls;
     use super::*;
+    use crate::adapters::settings::Ttls;
 
     #[test]
     fn save_merges_concurrent_writers() {

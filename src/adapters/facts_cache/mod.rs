@@ -6,7 +6,7 @@
 //! [`FactsCache::save`], a getter and a setter per kind of fact, and the
 //! typed verdicts ([`Learnt`] about a [`LearntKey`]). Each entry carries the
 //! unix time it was learnt; whether it is still fresh is decided here, on
-//! reading, with the TTLs of the moment ([`Ttls`]). A
+//! reading, with the TTLs of the moment ([`Ttls`], from c9aws's settings). A
 //! file that cannot be read is an empty cache, never an error; writes are
 //! atomic, 0600 in a 0700 directory. Only network facts are stored; none of
 //! them is a secret. What it leaves to its parts: the file's layout
@@ -25,6 +25,7 @@ pub(crate) use schema::InstanceRec;
 pub use schema::FORMAT;
 
 use crate::adapters::private_file::write_atomic;
+use crate::adapters::settings::Ttls;
 use crate::core::profile::EnvMap;
 use crate::core::route::{Instance, Routing};
 use schema::{routing_key, RoutingRec, Stamped};
@@ -33,28 +34,6 @@ use std::fs::File;
 use std::io;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-
-/// Seconds each kind of entry stays fresh.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ttls {
-    pub instance: u64,
-    pub egress: u64,
-    pub dns: u64,
-    pub routing: u64,
-    pub learnt: u64,
-}
-
-impl Default for Ttls {
-    fn default() -> Ttls {
-        Ttls {
-            instance: 3600,
-            egress: 600,
-            dns: 300,
-            routing: 600,
-            learnt: 600,
-        }
-    }
-}
 
 /// A learnt time this far in the future (a clock set back) makes the entry stale.
 const FUTURE_SKEW: u64 = 300;
@@ -93,7 +72,7 @@ impl LearntKey {
     fn ttl(&self, ttls: &Ttls) -> u64 {
         match self {
             LearntKey::Imds => ttls.egress,
-            LearntKey::Routing { .. } => ttls.routing,
+            LearntKey::Routing { .. } => ttls.route_tables,
             LearntKey::Service { .. } => ttls.learnt,
         }
     }
@@ -160,7 +139,7 @@ impl FactsCache {
     pub fn instance(&self, now: u64, ttls: &Ttls) -> Option<Instance> {
         self.instance
             .as_ref()
-            .filter(|s| fresh(s.at, now, ttls.instance))
+            .filter(|s| fresh(s.at, now, ttls.imds))
             .map(|s| Instance::from(&s.value))
     }
 
@@ -209,7 +188,7 @@ impl FactsCache {
     ) -> Option<Routing> {
         self.routing
             .get(&routing_key(region, vpc, subnet))
-            .filter(|s| fresh(s.at, now, ttls.routing))
+            .filter(|s| fresh(s.at, now, ttls.route_tables))
             .map(|s| Routing::from(&s.value))
     }
 
@@ -418,10 +397,10 @@ mod tests {
         let sts = "sts.ap-northeast-1.amazonaws.com";
         type Present<'a> = &'a dyn Fn(u64) -> bool;
         let checks: [(&str, u64, Present); 5] = [
-            ("instance", t.instance, &|now| c.instance(now, &t).is_some()),
+            ("instance", t.imds, &|now| c.instance(now, &t).is_some()),
             ("egress", t.egress, &|now| c.egress(now, &t).is_some()),
             ("dns", t.dns, &|now| c.dns(sts, now, &t).is_some()),
-            ("routing", t.routing, &|now| {
+            ("routing", t.route_tables, &|now| {
                 c.routing("ap-northeast-1", "vpc-0abc", "subnet-0priv", now, &t)
                     .is_some()
             }),
@@ -438,7 +417,7 @@ mod tests {
             assert!(!present(T0 - FUTURE_SKEW - 1), "{kind}");
         }
         assert_eq!(
-            (t.instance, t.egress, t.dns, t.routing, t.learnt),
+            (t.imds, t.egress, t.dns, t.route_tables, t.learnt),
             (3600, 600, 300, 600, 600)
         );
         // Configured TTLs are honoured per kind; 0 turns a kind off.
@@ -525,8 +504,8 @@ mod tests {
         let mut c = FactsCache::default();
         assert!(!c.routing_failed("r", "vpc-1", "subnet-1", 1000, &t));
         c.set_routing_failed("r", "vpc-1", "subnet-1", 1000);
-        assert!(c.routing_failed("r", "vpc-1", "subnet-1", 1000 + t.routing - 1, &t));
-        assert!(!c.routing_failed("r", "vpc-1", "subnet-1", 1000 + t.routing, &t));
+        assert!(c.routing_failed("r", "vpc-1", "subnet-1", 1000 + t.route_tables - 1, &t));
+        assert!(!c.routing_failed("r", "vpc-1", "subnet-1", 1000 + t.route_tables, &t));
         assert!(!c.routing_failed("r", "vpc-1", "subnet-2", 1000, &t));
         assert!(!c.learnt_refused("routing", "r", 1000, &t));
     }

@@ -278,8 +278,8 @@ impl FactsCache {
 mod tests {
     use super::super::fixtures::*;
     use super::super::machine::machine_id;
-    use super::super::Ttls;
     use super::*;
+    use crate::adapters::settings::Ttls;
 
     #[test]
     fn corrupt_foreign_or_old_files_are_empty() {
