@@ -13,6 +13,7 @@ pub mod plan;
 pub mod profile;
 pub mod region;
 pub mod route;
+pub mod route_tables;
 pub mod shlex;
 pub mod subcommands;
 pub(crate) mod table;
