@@ -2,24 +2,31 @@
 //! status and both outputs out, or a [`ChildError`] saying why not, by a
 //! deadline whatever the child does.
 //!
-//! Owns how a child is run: stdin null or fed the caller's bytes (on a thread
-//! of its own, then closed), stdout and stderr piped and drained on threads
-//! (so a large answer cannot fill a pipe and stall the child; each is cut at
+//! Owns how a child is run: stdin null or fed the caller's bytes (then
+//! closed), stdout and stderr piped and drained while it runs (so a large
+//! answer cannot fill a pipe and stall the child; each is cut at
 //! [`OUTPUT_LIMIT`]), its own process group (so that at the deadline the whole
 //! tree, a wrapper script and its children, is killed, not just the direct
 //! child), and a spawn retried while the executable is briefly busy
 //! (ETXTBSY). It must not interpret what the child printed or how it exited:
 //! that, and the words a user reads about it, are the caller's.
+//!
+//! Why one poll(2) loop on the calling thread and no drain threads: c9aws
+//! execs the CLI afterwards, and the CLI must start with the signal
+//! dispositions c9aws was given. A first thread in the static c9aws makes
+//! glibc install its own handler for an internal signal, which replaces an
+//! inherited "ignored" and is reset to the default by the exec (tests/cli.rs
+//! `signal_dispositions_are_those_of_a_direct_start`).
 
 use std::fmt;
 use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// More output than this on one pipe is cut.
-pub const OUTPUT_LIMIT: u64 = 64 << 20;
+pub const OUTPUT_LIMIT: usize = 64 << 20;
 
 /// What a child left behind: it exited (with any status) before the deadline.
 #[derive(Debug)]
@@ -39,7 +46,7 @@ pub enum ChildError {
     Timeout(Duration),
     /// Its exit status could not be collected.
     Wait(io::Error),
-    /// Its output was lost (a drain thread ended without handing it over).
+    /// Its output could not be read.
     LostOutput,
 }
 
@@ -83,6 +90,10 @@ impl Deadline {
     fn left(&self) -> Duration {
         self.at.saturating_duration_since(Instant::now())
     }
+
+    fn expired(&self) -> ChildError {
+        ChildError::Timeout(self.timeout)
+    }
 }
 
 /// Starts `cmd`, waits for it until `timeout` and returns what it left.
@@ -95,23 +106,29 @@ pub fn run(
     Running::spawn(cmd, input)?.finish(deadline)
 }
 
-/// A started child whose outputs are being drained. Dropped before
-/// [`Running::finish`] returned, it is killed with its process group.
+/// A started child. Its pipes are served by [`Running::finish`]; until then a
+/// child that writes more than a pipe holds waits. Dropped before `finish`
+/// returned, it is killed with its process group.
 pub struct Running {
     child: Child,
     reaped: bool,
-    stdout: Receiver<Vec<u8>>,
-    stderr: Receiver<Vec<u8>>,
+    stdin: Option<(ChildStdin, Vec<u8>)>,
+    stdout: Option<ChildStdout>,
+    stderr: Option<ChildStderr>,
 }
 
-fn drain(r: impl Read + Send + 'static) -> Receiver<Vec<u8>> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = r.take(OUTPUT_LIMIT).read_to_end(&mut buf);
-        let _ = tx.send(buf);
-    });
-    rx
+/// Our end of a pipe no longer blocks: the loop waits in poll(2) alone.
+fn nonblocking(fd: &impl AsRawFd) -> io::Result<()> {
+    let fd = fd.as_raw_fd();
+    // SAFETY: fcntl on a pipe end this process owns; only its status flags
+    // change (the child's end is another open file description).
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 impl Running {
@@ -128,7 +145,7 @@ impl Running {
         .stderr(Stdio::piped())
         .process_group(0);
         let mut attempt = 0;
-        let mut child = loop {
+        let child = loop {
             match cmd.spawn() {
                 // A script just written by another thread of this process may
                 // still be open for writing in a concurrently forked child.
@@ -139,26 +156,29 @@ impl Running {
                 other => break other.map_err(ChildError::Spawn)?,
             }
         };
-        let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(ChildError::Spawn(io::Error::other("no pipes to the child")));
-        };
-        if let (Some(mut stdin), Some(input)) = (child.stdin.take(), input) {
-            let input = input.to_vec();
-            // A child that exits before reading makes this write fail (EPIPE):
-            // its exit tells why. A child that never reads blocks it until
-            // the child is killed.
-            std::thread::spawn(move || {
-                let _ = stdin.write_all(&input);
-            });
-        }
-        Ok(Running {
+        let mut r = Running {
             child,
             reaped: false,
-            stdout: drain(out),
-            stderr: drain(err),
-        })
+            stdin: None,
+            stdout: None,
+            stderr: None,
+        };
+        // On an error `r` is dropped: the child is killed and reaped.
+        let stdin = match (r.child.stdin.take(), input) {
+            (Some(pipe), Some(input)) => Some((pipe, input.to_vec())),
+            _ => None,
+        };
+        let (Some(stdout), Some(stderr)) = (r.child.stdout.take(), r.child.stderr.take()) else {
+            return Err(ChildError::Spawn(io::Error::other("no pipes to the child")));
+        };
+        let all_nonblocking = nonblocking(&stdout)
+            .and(nonblocking(&stderr))
+            .and(stdin.as_ref().map_or(Ok(()), |(p, _)| nonblocking(p)));
+        all_nonblocking.map_err(ChildError::Spawn)?;
+        r.stdin = stdin;
+        r.stdout = Some(stdout);
+        r.stderr = Some(stderr);
+        Ok(r)
     }
 
     fn kill(&mut self) {
@@ -176,54 +196,145 @@ impl Running {
         }
     }
 
-    /// Waits until `deadline` for both outputs to end and the child to exit;
-    /// past it, kills the child's process group.
+    /// Feeds stdin and drains both outputs until they end, then waits for
+    /// the child to exit, all by `deadline`; past it, kills the child's
+    /// process group.
     pub fn finish(mut self, deadline: Deadline) -> Result<Finished, ChildError> {
-        // The outputs first: they end when the child exits (unless it left a
-        // process holding them, which the group kill then ends too).
-        let take = |rx: &Receiver<Vec<u8>>| {
-            rx.recv_timeout(deadline.left()).map_err(|e| match e {
-                RecvTimeoutError::Timeout => ChildError::Timeout(deadline.timeout),
-                RecvTimeoutError::Disconnected => ChildError::LostOutput,
+        let served = self.serve_pipes(deadline).and_then(|out| {
+            let status = self.wait(deadline)?;
+            Ok(Finished {
+                status,
+                stdout: out.0,
+                stderr: out.1,
             })
-        };
-        let outputs = take(&self.stdout).and_then(|o| Ok((o, take(&self.stderr)?)));
-        let (stdout, stderr) = match outputs {
-            Ok(o) => o,
-            Err(e) => {
-                self.kill();
-                return Err(e);
+        });
+        if served.is_err() {
+            self.kill();
+        }
+        served
+    }
+
+    /// The outputs end when the child exits, unless it left a process holding
+    /// them (which the group kill at the deadline then ends too).
+    fn serve_pipes(&mut self, deadline: Deadline) -> Result<(Vec<u8>, Vec<u8>), ChildError> {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let mut chunk = vec![0u8; 64 * 1024];
+        let mut written = 0;
+        loop {
+            let fd_out = self.stdout.as_ref().map(AsRawFd::as_raw_fd);
+            let fd_err = self.stderr.as_ref().map(AsRawFd::as_raw_fd);
+            let fd_in = self.stdin.as_ref().map(|(p, _)| p.as_raw_fd());
+            let watched = [
+                (fd_out, libc::POLLIN),
+                (fd_err, libc::POLLIN),
+                (fd_in, libc::POLLOUT),
+            ];
+            let mut fds: Vec<libc::pollfd> = watched
+                .into_iter()
+                .filter_map(|(fd, events)| {
+                    Some(libc::pollfd {
+                        fd: fd?,
+                        events,
+                        revents: 0,
+                    })
+                })
+                .collect();
+            if fds.is_empty() {
+                return Ok((out, err));
             }
-        };
-        // Closed pipes come a moment before the exit status can be collected.
+            let left = deadline.left();
+            if left.is_zero() {
+                return Err(deadline.expired());
+            }
+            let ms = left.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32;
+            // SAFETY: `fds` is a live array of `fds.len()` pollfd structs.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(ChildError::LostOutput);
+            }
+            let ready = |fd: Option<RawFd>| {
+                fd.is_some_and(|fd| fds.iter().any(|p| p.fd == fd && p.revents != 0))
+            };
+            if ready(fd_out) {
+                drain(&mut self.stdout, &mut out, &mut chunk)?;
+            }
+            if ready(fd_err) {
+                drain(&mut self.stderr, &mut err, &mut chunk)?;
+            }
+            if ready(fd_in) {
+                feed(&mut self.stdin, &mut written);
+            }
+        }
+    }
+
+    /// Closed pipes come a moment before the exit status can be collected.
+    fn wait(&mut self, deadline: Deadline) -> Result<ExitStatus, ChildError> {
         let mut pause = Duration::from_micros(100);
-        let status = loop {
+        loop {
             match self.child.try_wait() {
                 Ok(Some(s)) => {
                     self.reaped = true;
-                    break s;
+                    return Ok(s);
                 }
                 Ok(None) => {
                     let left = deadline.left();
                     if left.is_zero() {
-                        self.kill();
-                        return Err(ChildError::Timeout(deadline.timeout));
+                        return Err(deadline.expired());
                     }
                     std::thread::sleep(pause.min(left));
                     pause = (pause * 2).min(Duration::from_millis(5));
                 }
-                Err(e) => {
-                    self.kill();
-                    return Err(ChildError::Wait(e));
+                Err(e) => return Err(ChildError::Wait(e)),
+            }
+        }
+    }
+}
+
+/// Reads what `pipe` has into `buf`; at its end, or at [`OUTPUT_LIMIT`]
+/// (the rest is cut: the child then writes into a closed pipe), closes it.
+fn drain<R: Read>(
+    pipe: &mut Option<R>,
+    buf: &mut Vec<u8>,
+    chunk: &mut [u8],
+) -> Result<(), ChildError> {
+    let Some(p) = pipe else { return Ok(()) };
+    loop {
+        match p.read(chunk) {
+            Ok(0) => break,
+            Ok(n) => {
+                let keep = n.min(OUTPUT_LIMIT - buf.len());
+                buf.extend_from_slice(&chunk[..keep]);
+                if buf.len() == OUTPUT_LIMIT {
+                    break;
                 }
             }
-        };
-        Ok(Finished {
-            status,
-            stdout,
-            stderr,
-        })
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Err(ChildError::LostOutput),
+        }
     }
+    *pipe = None;
+    Ok(())
+}
+
+/// Writes what the pipe takes of the input; closes it when all is written,
+/// or when the child closed its end (it exits before reading: its exit says
+/// why).
+fn feed(stdin: &mut Option<(ChildStdin, Vec<u8>)>, written: &mut usize) {
+    let Some((pipe, input)) = stdin else { return };
+    while *written < input.len() {
+        match pipe.write(&input[*written..]) {
+            Ok(n) => *written += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    *stdin = None;
 }
 
 impl Drop for Running {
@@ -304,6 +415,17 @@ mod tests {
         let timeout = Duration::from_millis(200);
         let e = run(&mut sh("exec >&- 2>&-; sleep 5"), None, timeout).unwrap_err();
         assert!(matches!(e, ChildError::Timeout(_)), "{e:?}");
+    }
+
+    #[test]
+    fn input_beyond_a_pipe_buffer_goes_in_whole() {
+        let input: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+        let f = run(&mut sh("cat"), Some(&input), Duration::from_secs(10)).unwrap();
+        assert!(f.status.success());
+        assert_eq!(f.stdout, input);
+        // A child that does not read it: the write ends with the child.
+        let f = run(&mut sh("exit 0"), Some(&input), Duration::from_secs(10)).unwrap();
+        assert!(f.status.success());
     }
 
     #[test]
