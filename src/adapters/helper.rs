@@ -12,7 +12,7 @@
 use crate::adapters::child::{self, ChildError};
 use crate::adapters::environment;
 use crate::adapters::facts_cache::InstanceRec;
-use crate::adapters::probe::{self, ProbeRequest, Probed};
+use crate::adapters::probe::{self, ProbeError, ProbeRequest, Probed};
 use crate::core::profile::EnvMap;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -144,23 +144,30 @@ pub fn probe(req: &ProbeRequest) -> Probed {
         got.and_then(|out| serde_json::from_slice::<Answer>(&out).map_err(HelperError::Garbled));
     match answer {
         Ok(a) => Probed {
-            instance: a.instance.map(|r| r.map(|i| (&i).into())),
-            egress: a.egress,
-            dns: a.dns,
+            instance: a
+                .instance
+                .map(|r| r.map(|i| (&i).into()).map_err(ProbeError::Reported)),
+            egress: a.egress.map(|r| r.map_err(ProbeError::Reported)),
+            dns: a
+                .dns
+                .into_iter()
+                .map(|(h, r)| (h, r.map_err(ProbeError::Reported)))
+                .collect(),
             elapsed: started.elapsed(),
             failure: None,
         },
         Err(e) => {
-            let msg = e.to_string();
+            let e = std::sync::Arc::new(e);
+            let failed = || ProbeError::Helper(e.clone());
             let mut hosts = req.hosts.clone();
             hosts.sort();
             hosts.dedup();
             Probed {
-                instance: req.want_instance.then(|| Err(msg.clone())),
-                egress: req.want_egress.then(|| Err(msg.clone())),
-                dns: hosts.into_iter().map(|h| (h, Err(msg.clone()))).collect(),
+                instance: req.want_instance.then(|| Err(failed())),
+                egress: req.want_egress.then(|| Err(failed())),
+                dns: hosts.into_iter().map(|h| (h, Err(failed()))).collect(),
                 elapsed: started.elapsed(),
-                failure: Some(msg),
+                failure: Some(e),
             }
         }
     }
@@ -292,10 +299,18 @@ pub fn serve() -> i32 {
         ca_bundle: req.ca_bundle,
         deadline: Duration::from_millis(req.deadline_ms),
     });
+    // Only the words of an error cross over.
+    let said = |e: ProbeError| e.to_string();
     let answer = Answer {
-        instance: got.instance.map(|r| r.map(|i| InstanceRec::from(&i))),
-        egress: got.egress,
-        dns: got.dns,
+        instance: got
+            .instance
+            .map(|r| r.map(|i| InstanceRec::from(&i)).map_err(said)),
+        egress: got.egress.map(|r| r.map_err(said)),
+        dns: got
+            .dns
+            .into_iter()
+            .map(|(h, r)| (h, r.map_err(said)))
+            .collect(),
         elapsed_ms: got.elapsed.as_millis() as u64,
     };
     let mut out = std::io::stdout().lock();

@@ -7,7 +7,7 @@
 
 use crate::adapters::environment::debug;
 use crate::adapters::facts_cache::{self, FactsCache};
-use crate::adapters::probe::ProbeRequest;
+use crate::adapters::probe::{ProbeError, ProbeRequest};
 use crate::adapters::route_tables;
 use crate::adapters::settings::{Settings, Ttls};
 use crate::core::plan::Plan;
@@ -197,8 +197,8 @@ fn record(
     c: &mut FactsCache,
     env: &EnvMap,
     s: &Settings,
-    egress: Option<Result<std::net::IpAddr, String>>,
-    dns: std::collections::BTreeMap<String, Result<Vec<std::net::IpAddr>, String>>,
+    egress: Option<Result<std::net::IpAddr, ProbeError>>,
+    dns: std::collections::BTreeMap<String, Result<Vec<std::net::IpAddr>, ProbeError>>,
 ) {
     match egress {
         Some(Ok(ip)) => c.set_egress(ip, now()),
