@@ -14,6 +14,7 @@ pub mod process;
 pub mod profile;
 pub mod region;
 pub mod route;
+pub mod route_tables;
 pub mod shlex;
 pub mod stdin_use;
 pub mod subcommands;
