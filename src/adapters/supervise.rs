@@ -14,6 +14,7 @@
 //! c9aws die of the same signal.
 
 use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -81,10 +82,6 @@ pub fn run_watched(plan: &ProcessPlan, relay_stdout: bool) -> std::io::Result<Ou
         cmd.stdout(Stdio::piped());
     }
     let mut child = cmd.spawn()?;
-    let relay = child
-        .stdout
-        .take()
-        .map(|out| std::thread::spawn(move || relay_to_stdout(out)));
     CHILD.store(child.id() as i32, Ordering::SeqCst);
     // SAFETY: installing plain handlers / ignoring signals in this process only,
     // after the child was started with default dispositions.
@@ -102,30 +99,12 @@ pub fn run_watched(plan: &ProcessPlan, relay_stdout: bool) -> std::io::Result<Ou
             ),
         ]
     };
-    let mut held = Vec::new();
-    let mut streaming = false;
-    if let Some(mut err) = child.stderr.take() {
-        let mut buf = [0u8; 8192];
-        loop {
-            match err.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    if streaming {
-                        let _ = std::io::stderr().write_all(&buf[..n]);
-                    } else {
-                        held.extend_from_slice(&buf[..n]);
-                        if held.len() > HOLD_LIMIT {
-                            let _ = std::io::stderr().write_all(&held);
-                            held.clear();
-                            streaming = true;
-                        }
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            }
-        }
-    }
+    let mut pipes = Pipes {
+        held: Vec::new(),
+        streaming: false,
+        printed: false,
+    };
+    pipes.serve(child.stderr.take(), child.stdout.take());
     let status = loop {
         match child.wait() {
             Ok(s) => break s,
@@ -140,8 +119,11 @@ pub fn run_watched(plan: &ProcessPlan, relay_stdout: bool) -> std::io::Result<Ou
             libc::signal(sig, old);
         }
     }
-    // The child is gone; its stdout ends when the last writer closes it.
-    let printed = relay.is_some_and(|t| t.join().unwrap_or(true));
+    let Pipes {
+        held,
+        streaming,
+        printed,
+    } = pipes;
     let text = String::from_utf8_lossy(&held).into_owned();
     if !streaming && !printed && !status.success() && status.signal().is_none() && is_refusal(&text)
     {
@@ -157,24 +139,98 @@ pub fn run_watched(plan: &ProcessPlan, relay_stdout: bool) -> std::io::Result<Ou
     })
 }
 
-/// Copies the child's stdout to c9aws's as it comes; whether any byte came.
-/// When c9aws's stdout is gone (a closed pipe), the copy stops and the read
-/// end is closed, so the child meets the same EPIPE/SIGPIPE it would have.
-fn relay_to_stdout(mut from: std::process::ChildStdout) -> bool {
-    let mut buf = [0u8; 65536];
-    let mut printed = false;
-    let mut out = std::io::stdout().lock();
-    loop {
-        match from.read(&mut buf) {
-            Ok(0) => return printed,
-            Ok(n) => {
-                printed = true;
-                if out.write_all(&buf[..n]).and_then(|()| out.flush()).is_err() {
-                    return printed;
+/// The child's stderr (held) and, when relayed, its stdout (copied through as
+/// it comes), served by one poll(2) loop on this thread: no second thread, so
+/// that the process c9aws may exec next (the retry) inherits the signal
+/// dispositions of a direct start (a first thread makes a static glibc take
+/// over an internal signal; adapters::child says more).
+struct Pipes {
+    held: Vec<u8>,
+    /// stderr outgrew HOLD_LIMIT and is passed on as it comes.
+    streaming: bool,
+    /// Some byte reached c9aws's stdout.
+    printed: bool,
+}
+
+impl Pipes {
+    fn serve(
+        &mut self,
+        mut err: Option<std::process::ChildStderr>,
+        mut out: Option<std::process::ChildStdout>,
+    ) {
+        let mut buf = [0u8; 65536];
+        while err.is_some() || out.is_some() {
+            let mut fds: Vec<libc::pollfd> = [
+                err.as_ref().map(|e| e.as_raw_fd()),
+                out.as_ref().map(|o| o.as_raw_fd()),
+            ]
+            .into_iter()
+            .flatten()
+            .map(|fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+            // SAFETY: `fds` is a live, correctly sized array of pollfd.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+            if n < 0 {
+                if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return;
+            }
+            for p in fds.iter().filter(|p| p.revents != 0) {
+                if err.as_ref().is_some_and(|e| e.as_raw_fd() == p.fd) {
+                    match read_some(err.as_mut(), &mut buf) {
+                        Some(n) => self.from_stderr(&buf[..n]),
+                        None => err = None,
+                    }
+                } else if out.as_ref().is_some_and(|o| o.as_raw_fd() == p.fd) {
+                    match read_some(out.as_mut(), &mut buf) {
+                        Some(n) => {
+                            self.printed = true;
+                            let mut stdout = std::io::stdout().lock();
+                            if stdout
+                                .write_all(&buf[..n])
+                                .and_then(|()| stdout.flush())
+                                .is_err()
+                            {
+                                // c9aws's stdout is gone: close the read end, so
+                                // the child meets the EPIPE/SIGPIPE it would have.
+                                out = None;
+                            }
+                        }
+                        None => out = None,
+                    }
                 }
             }
+        }
+    }
+
+    fn from_stderr(&mut self, bytes: &[u8]) {
+        if self.streaming {
+            let _ = std::io::stderr().write_all(bytes);
+            return;
+        }
+        self.held.extend_from_slice(bytes);
+        if self.held.len() > HOLD_LIMIT {
+            let _ = std::io::stderr().write_all(&self.held);
+            self.held.clear();
+            self.streaming = true;
+        }
+    }
+}
+
+/// Some bytes from `r`, or `None` at its end (or on an error other than EINTR).
+fn read_some(r: Option<&mut impl Read>, buf: &mut [u8]) -> Option<usize> {
+    let r = r?;
+    loop {
+        match r.read(buf) {
+            Ok(0) => return None,
+            Ok(n) => return Some(n),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => return printed,
+            Err(_) => return None,
         }
     }
 }

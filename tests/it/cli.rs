@@ -733,6 +733,16 @@ fn safety_net_retries_with_piped_stdin_when_the_argv_cannot_read_it() {
         "stdout holds the retry's output only"
     );
     assert!(!stderr(&o).contains("InvalidClientTokenId"));
+    // The retry, exec'd after c9aws served the first attempt's pipes, starts
+    // with the signal dispositions of a direct start.
+    let retried = w.logged("sig");
+    let direct = w
+        .command(w.bin().join("aws"))
+        .arg("--profile")
+        .status()
+        .unwrap();
+    assert!(direct.success());
+    assert_eq!(retried, w.logged("sig"), "signals as after a direct start");
 }
 
 #[test]
