@@ -183,7 +183,7 @@ impl Pipes {
             for p in fds.iter().filter(|p| p.revents != 0) {
                 if err.as_ref().is_some_and(|e| e.as_raw_fd() == p.fd) {
                     match read_some(err.as_mut(), &mut buf) {
-                        Some(n) => self.from_stderr(&buf[..n]),
+                        Some(n) => self.take_stderr(&buf[..n]),
                         None => err = None,
                     }
                 } else if out.as_ref().is_some_and(|o| o.as_raw_fd() == p.fd) {
@@ -208,7 +208,7 @@ impl Pipes {
         }
     }
 
-    fn from_stderr(&mut self, bytes: &[u8]) {
+    fn take_stderr(&mut self, bytes: &[u8]) {
         if self.streaming {
             let _ = std::io::stderr().write_all(bytes);
             return;
