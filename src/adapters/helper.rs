@@ -14,7 +14,7 @@ use crate::adapters::environment;
 use crate::adapters::facts_cache::InstanceRec;
 use crate::adapters::probe::{self, ProbeError, ProbeRequest, Probed};
 use crate::core::process::ProcessPlan;
-use crate::core::profile::EnvMap;
+use crate::core::EnvMap;
 use crate::error::{Error, LocateError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
