@@ -148,12 +148,12 @@ pub fn probe(req: &ProbeRequest) -> Probed {
         Ok(a) => Probed {
             instance: a
                 .instance
-                .map(|r| r.map(|i| (&i).into()).map_err(ProbeError::Reported)),
-            egress: a.egress.map(|r| r.map_err(ProbeError::Reported)),
+                .map(|r| r.map(|i| (&i).into()).map_err(ProbeError::Said)),
+            egress: a.egress.map(|r| r.map_err(ProbeError::Said)),
             dns: a
                 .dns
                 .into_iter()
-                .map(|(h, r)| (h, r.map_err(ProbeError::Reported)))
+                .map(|(h, r)| (h, r.map_err(ProbeError::Said)))
                 .collect(),
             elapsed: started.elapsed(),
             failure: None,
