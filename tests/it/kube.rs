@@ -4,8 +4,10 @@
 //! through PATH (kubectl's exec plugin).
 
 use crate::fake_aws;
-use crate::world::{stderr, stdout_json, World};
+use crate::world::{doctor_check, stderr, stdout_json, write_exe, World, C9AWS};
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 const FALLBACK: &str = "[profile c9-fallback]\naws_access_key_id = AKIAFALLBACKKEY00000\naws_secret_access_key = fallback-secret-do-not-print\n";
@@ -111,4 +113,82 @@ fn eks_get_token_is_signed_for_elsewhere_and_switched() {
         assert_eq!(v["decision"]["action"], "switch", "{v}");
         assert_eq!(v["cli_major"], if major.starts_with('2') { 2 } else { 1 });
     }
+}
+
+/// kubectl's exec plugin runs the `aws` of its kubeconfig through PATH from
+/// a non-interactive process: with `c9aws setup --path-shim` and the PATH
+/// `c9aws init` sets, that `aws` is c9aws, which runs the real (fake) aws
+/// with the fallback, never itself. `--remove-path-shim` leaves nothing.
+#[test]
+fn kubectl_reaches_c9aws_through_the_path_directory() {
+    let w = cloud9_world();
+    let shim = w.home().join(".local/share/c9aws/bin");
+    // Before: sh finds the real aws; doctor says programs bypass c9aws.
+    let (_, v) = w.doctor(&[]);
+    assert_eq!(doctor_check(&v, "path")["status"], "warn", "{v:#}");
+    let o = w.run(["setup", "--path-shim"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let link = shim.join("aws");
+    assert_eq!(fs::read_link(&link).unwrap(), Path::new(C9AWS));
+    assert_eq!(
+        fs::metadata(&shim).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    // The PATH `c9aws init bash` sets, seen by a non-interactive sh.
+    let o = w
+        .command("bash")
+        .args([
+            "--norc",
+            "-c",
+            &format!("eval \"$('{C9AWS}' init bash)\"; sh -c 'command -v aws; echo \"$PATH\"'"),
+        ])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some(link.to_str().unwrap()), "{out}");
+    let path = lines.next().unwrap().to_string();
+    assert!(path.starts_with(&format!("{}:", shim.display())), "{path}");
+    // Twice: the directory is on PATH once.
+    let o = w
+        .command("bash")
+        .args([
+            "--norc",
+            "-c",
+            &format!(
+                "eval \"$('{C9AWS}' init bash)\"; eval \"$('{C9AWS}' init bash)\"; echo \"$PATH\""
+            ),
+        ])
+        .output()
+        .unwrap();
+    let twice = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(twice.matches(shim.to_str().unwrap()).count(), 1, "{twice}");
+    // A kubectl that runs its exec plugin through PATH, non-interactively.
+    let tools = w.root().join("tools");
+    fs::create_dir_all(&tools).unwrap();
+    let kubectl = tools.join("kubectl");
+    write_exe(
+        &kubectl,
+        "#!/bin/sh\nexec aws --region ap-northeast-1 eks get-token --cluster-name demo --output json\n",
+    );
+    let o = w.command(&kubectl).env("PATH", &path).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        w.calls().last().unwrap(),
+        "--profile c9-fallback --region ap-northeast-1 eks get-token --cluster-name demo --output json"
+    );
+    let (_, v) = w.doctor(&[("PATH", &path)]);
+    assert_eq!(doctor_check(&v, "path")["status"], "ok", "{v:#}");
+    // Undo in one command: nothing of c9aws's is left under XDG_DATA_HOME.
+    let o = w.run(["setup", "--remove-path-shim"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!w.home().join(".local/share/c9aws").exists());
+    assert!(w.run(["setup", "--remove-path-shim"]).status.success());
+    // With the directory gone the old PATH reaches the real aws directly.
+    let o = w.command(&kubectl).env("PATH", &path).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        w.calls().last().unwrap(),
+        "--region ap-northeast-1 eks get-token --cluster-name demo --output json"
+    );
 }
