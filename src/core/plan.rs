@@ -648,7 +648,9 @@ mod tests {
         };
         let cloud9 = Cloud9Facts::default();
         let env = EnvMap::new();
-        let rows: &[(CliMajor, Option<u64>, &[&str], Option<Verdict>)] = &[
+        // (major, the credentials file's age, argv, the primary service's verdict)
+        type Row<'a> = (CliMajor, Option<u64>, &'a [&'a str], Option<Verdict>);
+        let rows: &[Row] = &[
             (
                 CliMajor::V2,
                 Some(60),
