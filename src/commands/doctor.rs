@@ -375,8 +375,10 @@ fn amtc_check(sts: &Plan, age: &Option<u64>) -> Check {
         )
         .evidence(ev);
     }
-    // Cloud9 rewrites the file about every 5 minutes while the IDE is open.
-    let stale = age.is_some_and(|a| a > 15 * 60);
+    // Cloud9 rewrites the file about every 5 minutes while the IDE is open;
+    // past amtc_life the plan already calls the keys expired.
+    let expired = sts.routes.values().any(|r| r.verdict == Verdict::Expired);
+    let stale = expired || age.is_some_and(|a| a > 15 * 60);
     let ch = check(
         "cloud9",
         if stale { Status::Warn } else { Status::Ok },
@@ -384,7 +386,11 @@ fn amtc_check(sts: &Plan, age: &Option<u64>) -> Check {
     )
     .evidence(ev);
     if stale {
-        ch.fix("the credentials file has not been refreshed for a while: open the Cloud9 IDE tab (Cloud9 refreshes it only while connected)")
+        ch.fix(if expired {
+            "the credentials file is older than amtc_life: its keys have expired and every call runs with the fallback (verdict `expired`) until Cloud9 rewrites it; open the Cloud9 IDE tab (Cloud9 refreshes it only while connected)"
+        } else {
+            "the credentials file has not been refreshed for a while: open the Cloud9 IDE tab (Cloud9 refreshes it only while connected)"
+        })
     } else {
         ch
     }

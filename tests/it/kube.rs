@@ -56,6 +56,10 @@ fn expired_amtc_switch_every_call_until_the_file_is_fresh_again() {
         "{}",
         String::from_utf8_lossy(&o.stdout)
     );
+    let (_, v) = w.doctor(&[]);
+    let c = doctor_check(&v, "cloud9");
+    assert_eq!(c["status"], "warn", "{v:#}");
+    assert!(c["fix"].as_str().unwrap().contains("`expired`"), "{c}");
     // A longer life in c9aws's config keeps AMTC.
     w.c9aws_config("fallback_profile = c9-fallback\namtc_life = 86400\n");
     w.run(["ec2", "describe-vpcs"]);
