@@ -183,6 +183,18 @@ fn kubectl_reaches_c9aws_through_the_path_directory() {
     );
     let (_, v) = w.doctor(&[("PATH", &path)]);
     assert_eq!(doctor_check(&v, "path")["status"], "ok", "{v:#}");
+    // With no other aws on PATH, c9aws skips its own symlink and says so: no loop.
+    let o = w
+        .command(&kubectl)
+        .env("PATH", w.path_of(&[&shim]))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(127), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("skipping c9aws itself"),
+        "{}",
+        stderr(&o)
+    );
     // Undo in one command: nothing of c9aws's is left under XDG_DATA_HOME.
     let o = w.run(["setup", "--remove-path-shim"]);
     assert!(o.status.success(), "{}", stderr(&o));
