@@ -47,6 +47,24 @@ pub struct Ttls {
     pub learnt: u64,
 }
 
+impl Ttls {
+    /// Every TTL times `k` (saturating): the hard limits of `stale_limit`.
+    /// `learnt` is not scaled: a refusal is not a fact that goes stale.
+    pub fn scaled(self, k: u64) -> Ttls {
+        Ttls {
+            imds: self.imds.saturating_mul(k),
+            egress: self.egress.saturating_mul(k),
+            dns: self.dns.saturating_mul(k),
+            route_tables: self.route_tables.saturating_mul(k),
+            learnt: self.learnt,
+        }
+    }
+}
+
+/// The default `stale_limit`: facts serve, while refreshed in the background,
+/// up to 3 times their TTL (route tables: 30 minutes).
+pub const DEFAULT_STALE_LIMIT: u64 = 3;
+
 impl Default for Ttls {
     fn default() -> Ttls {
         Ttls {
@@ -70,6 +88,10 @@ pub struct Settings {
     pub checkip_url: String,
     pub notice: Notice,
     pub ttls: Ttls,
+    /// `stale_limit`: how many times its TTL a fact may serve a call while a
+    /// detached refresher probes it again; past that, the call probes in the
+    /// foreground. 0 or 1: never used past the TTL.
+    pub stale_limit: u64,
     /// Problems to tell the user about (file and line).
     pub problems: Vec<String>,
 }
@@ -83,6 +105,7 @@ impl Default for Settings {
             checkip_url: DEFAULT_CHECKIP_URL.into(),
             notice: Notice::Auto,
             ttls: Ttls::default(),
+            stale_limit: DEFAULT_STALE_LIMIT,
             problems: Vec::new(),
         }
     }
@@ -192,6 +215,7 @@ fn read_file(s: &mut Settings, name: &str, text: &str) {
     let mut policy = Policy::default();
     let mut notice = Notice::Auto;
     let mut ttls = Ttls::default();
+    let mut stale_limit = DEFAULT_STALE_LIMIT;
     let mut checkip = DEFAULT_CHECKIP_URL.to_string();
     let mut aws_path = None;
     for (k, v) in general.iter() {
@@ -212,6 +236,10 @@ fn read_file(s: &mut Settings, name: &str, text: &str) {
             "amtc_life" => match v.trim().parse::<u64>() {
                 Ok(n) => policy.amtc_life = n,
                 Err(_) => bad(&mut problems, None, k, v, "a number of seconds"),
+            },
+            "stale_limit" => match v.trim().parse::<u64>() {
+                Ok(n) => stale_limit = n,
+                Err(_) => bad(&mut problems, None, k, v, "a whole number (times each TTL)"),
             },
             "imds_ttl" | "egress_ttl" | "dns_ttl" | "route_tables_ttl" => {
                 match v.trim().parse::<u64>() {
@@ -254,6 +282,7 @@ fn read_file(s: &mut Settings, name: &str, text: &str) {
     s.policy = policy;
     s.notice = notice;
     s.ttls = ttls;
+    s.stale_limit = stale_limit;
     s.checkip_url = checkip;
     s.aws_path = aws_path;
 }
@@ -360,5 +389,27 @@ mod tests {
         );
         let s = with("[service s3]\nroute = sideways\n", &[]);
         assert!(s.problems[0].contains("line 2"), "{:?}", s.problems);
+    }
+
+    #[test]
+    fn stale_limit_is_a_multiple_of_each_ttl() {
+        assert_eq!(with("", &[]).stale_limit, 3);
+        assert_eq!(with("stale_limit = 6\n", &[]).stale_limit, 6);
+        assert_eq!(with("stale_limit = 0\n", &[]).stale_limit, 0);
+        let bad = with("stale_limit = 1h\n", &[]);
+        assert_eq!(bad.stale_limit, 3);
+        assert!(
+            bad.problems[0].contains("line 1: stale_limit"),
+            "{:?}",
+            bad.problems
+        );
+        let hard = Ttls::default().scaled(3);
+        assert_eq!((hard.imds, hard.dns, hard.route_tables), (10800, 900, 1800));
+        assert_eq!(
+            hard.learnt,
+            Ttls::default().learnt,
+            "refusals are not stretched"
+        );
+        assert_eq!(Ttls::default().scaled(u64::MAX).dns, u64::MAX);
     }
 }
