@@ -12,17 +12,20 @@
 //! them is a secret. What it leaves to its parts: the file's layout
 //! (`schema`), the merge with a concurrent writer's file (`merge`), the locks
 //! (`lock`: concurrent cold processes probe once, see [`with_probe_lock`]),
-//! and which machine this is (`machine`). It must not probe anything itself.
+//! which machine this is (`machine`), and the last detached refresh's
+//! outcome beside the file (`status`). It must not probe anything itself.
 
 mod lock;
 mod machine;
 mod merge;
 mod schema;
+mod status;
 
 pub use lock::with_probe_lock;
 pub use machine::machine_id;
 pub(crate) use schema::InstanceRec;
 pub use schema::FORMAT;
+pub use status::RefreshStatus;
 
 use crate::adapters::private_file::write_atomic;
 use crate::adapters::settings::Ttls;
