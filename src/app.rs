@@ -83,6 +83,7 @@ fn own(s: &Session, argv: &[OsString]) -> i32 {
         OwnCommand::CredentialProcess(a) => commands::credential_process::run(s, a, &argv[1..]),
         OwnCommand::Exec(a) => commands::exec::run(s, a),
         OwnCommand::Endpoints => commands::endpoints::run(),
+        OwnCommand::Refresh(a) => commands::refresh::run(s, a),
     };
     finish(Some(word), outcome)
 }

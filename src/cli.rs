@@ -15,6 +15,10 @@ pub const OWN_WORDS: &[&str] = &[
     "credential-process",
 ];
 
+/// Hidden words, started by c9aws itself (the differential tests' endpoint
+/// resolver, the detached refresher).
+pub const HIDDEN_WORDS: &[&str] = &["__endpoints", "__refresh"];
+
 #[derive(Parser, Debug)]
 #[command(
     name = "c9aws",
@@ -45,6 +49,9 @@ pub enum OwnCommand {
     /// Answer endpoint queries from stdin, one per line (for the differential tests).
     #[command(name = "__endpoints", hide = true)]
     Endpoints,
+    /// Probe again, detached, the facts a call used past their TTL.
+    #[command(name = "__refresh", hide = true)]
+    Refresh(crate::commands::refresh::Args),
 }
 
 impl OwnCommand {
@@ -58,6 +65,7 @@ impl OwnCommand {
             OwnCommand::CredentialProcess(_) => "credential-process",
             OwnCommand::Exec(_) => "exec",
             OwnCommand::Endpoints => "__endpoints",
+            OwnCommand::Refresh(_) => "__refresh",
         }
     }
 }
@@ -73,7 +81,7 @@ pub enum Dispatch {
 pub fn dispatch(args: &[OsString]) -> Dispatch {
     match args.first().and_then(|a| a.to_str()) {
         Some("--") => Dispatch::Aws { skip: 1 },
-        Some(w) if OWN_WORDS.contains(&w) || w == "__endpoints" => Dispatch::Own,
+        Some(w) if OWN_WORDS.contains(&w) || HIDDEN_WORDS.contains(&w) => Dispatch::Own,
         _ => Dispatch::Aws { skip: 0 },
     }
 }
@@ -92,7 +100,7 @@ mod tests {
             let names: Vec<&str> = command_names(major).collect();
             assert!(names.len() > 400, "{major:?}: {} commands", names.len());
             assert!(names.contains(&"s3") && names.contains(&"configure"));
-            for w in OWN_WORDS.iter().chain(["__endpoints"].iter()) {
+            for w in OWN_WORDS.iter().chain(HIDDEN_WORDS) {
                 assert!(!names.contains(w), "{w} is an AWS CLI {major:?} command");
             }
         }

@@ -11,8 +11,9 @@
 
 use crate::adapters::aws_cli::{self, CliVersion};
 use crate::adapters::engine::Engine;
+use crate::adapters::network::{self, Freshness};
 use crate::adapters::settings::{self, Settings};
-use crate::adapters::{aws_files, environment, network};
+use crate::adapters::{aws_files, environment};
 use crate::core::argv::Aliases;
 use crate::core::credentials::{Cloud9Facts, Source};
 use crate::core::decide::Policy;
@@ -114,14 +115,14 @@ impl Session {
     }
 
     /// The plan for `args` under the settings' policy.
-    pub fn plan(&self, args: &[String], refresh: bool) -> Planned {
-        self.plan_with(args, &self.settings().policy, refresh)
+    pub fn plan(&self, args: &[String], freshness: Freshness) -> Planned {
+        self.plan_with(args, &self.settings().policy, freshness)
     }
 
     /// The plan under another policy (the safety net's forced fallback).
     /// Network facts are gathered only when Cloud9's managed credentials are
     /// in play and some service's verdict depends on them.
-    pub fn plan_with(&self, args: &[String], policy: &Policy, refresh: bool) -> Planned {
+    pub fn plan_with(&self, args: &[String], policy: &Policy, freshness: Freshness) -> Planned {
         let first = self.plan_once(args, policy, None);
         let wants_net = first.credentials.source == Source::Amtc
             && first.kind == Kind::Calls
@@ -141,7 +142,7 @@ impl Session {
             aws,
             &first,
             self.settings(),
-            refresh,
+            freshness,
         );
         Planned {
             plan: self.plan_once(args, policy, Some(&net)),

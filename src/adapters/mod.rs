@@ -17,6 +17,7 @@ pub mod path_shim;
 pub mod private_file;
 pub mod probe;
 pub mod process;
+pub mod refresher;
 pub mod route_tables;
 pub mod settings;
 pub mod supervise;

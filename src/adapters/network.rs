@@ -3,11 +3,13 @@
 //! S3/DynamoDB and only with a fallback profile), then cached.
 //!
 //! A warm call reads one small file and starts no async runtime. Concurrent
-//! cold calls take a lock so that only one of them probes.
+//! cold calls take a lock so that only one of them probes. A call whose facts
+//! are past their TTL but within `stale_limit` times it decides on them and
+//! leaves the probing to a detached refresher ([`Freshness::StaleOk`]).
 
 use crate::adapters::engine::Engine;
 use crate::adapters::environment::debug;
-use crate::adapters::facts_cache::{self, FactsCache};
+use crate::adapters::facts_cache::{self, FactsCache, RefreshStatus};
 use crate::adapters::probe::{ProbeError, ProbeRequest};
 use crate::adapters::route_tables;
 use crate::adapters::settings::{Settings, Ttls};
@@ -31,6 +33,46 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
+/// How a call may use the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// Fresh facts serve; facts past their TTL but within `stale_limit` times
+    /// it serve too, while a detached refresher probes them again
+    /// ([`crate::adapters::refresher`]); anything older or missing is probed
+    /// in the foreground. What a normal call does.
+    StaleOk,
+    /// Fresh facts serve; anything past its TTL is probed in the foreground
+    /// (`doctor`).
+    Foreground,
+    /// Everything is probed again (`--refresh`, `doctor`).
+    Refresh,
+}
+
+/// What one call needs from the cache: taken from its plan, and what a
+/// detached refresher is told (`c9aws __refresh`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Needs {
+    pub region: Option<String>,
+    pub hosts: Vec<String>,
+    pub services: Vec<String>,
+    pub ca_bundle: Option<String>,
+}
+
+impl Needs {
+    pub fn of(plan: &Plan) -> Needs {
+        Needs {
+            region: plan.region.clone(),
+            hosts: plan.hosts.clone(),
+            services: plan.services.clone(),
+            ca_bundle: plan.ca_bundle.clone(),
+        }
+    }
+
+    fn routing(&self) -> bool {
+        self.services.iter().any(|s| s == "s3" || s == "dynamodb")
+    }
+}
+
 /// What is still missing from `cache` for this call.
 struct Missing {
     instance: bool,
@@ -38,7 +80,7 @@ struct Missing {
     hosts: Vec<String>,
 }
 
-fn missing(cache: &FactsCache, plan: &Plan, t: &Ttls, now: u64, refresh: bool) -> Missing {
+fn missing(cache: &FactsCache, needs: &Needs, t: &Ttls, now: u64, refresh: bool) -> Missing {
     if !refresh && cache.instance_failed(now, t) {
         // No IMDS here lately: off EC2 nothing else is worth asking either.
         return Missing {
@@ -51,7 +93,7 @@ fn missing(cache: &FactsCache, plan: &Plan, t: &Ttls, now: u64, refresh: bool) -
     Missing {
         instance,
         egress: refresh || cache.egress(now, t).is_none(),
-        hosts: plan
+        hosts: needs
             .hosts
             .iter()
             .filter(|h| refresh || cache.dns(h, now, t).is_none())
@@ -60,8 +102,41 @@ fn missing(cache: &FactsCache, plan: &Plan, t: &Ttls, now: u64, refresh: bool) -
     }
 }
 
-fn needs_routing(plan: &Plan) -> bool {
-    plan.services.iter().any(|s| s == "s3" || s == "dynamodb")
+/// Is the subnet's routing wanted and missing (or, `refresh`, wanted at all)?
+fn routing_missing(
+    c: &FactsCache,
+    needs: &Needs,
+    s: &Settings,
+    t: &Ttls,
+    now: u64,
+    refresh: bool,
+) -> bool {
+    let wanted = needs.routing() && s.policy.fallback_profile.is_some();
+    wanted
+        && match (c.instance(now, t), needs.region.as_deref()) {
+            (Some(i), Some(region)) => match (&i.vpc_id, &i.subnet_id) {
+                (Some(v), Some(sub)) => {
+                    refresh
+                        || (c.routing(region, v, sub, now, t).is_none()
+                            && !c.routing_failed(region, v, sub, now, t))
+                }
+                _ => false,
+            },
+            // Without instance facts (yet, or IMDS failed) there is no
+            // subnet to read; the instance probe comes first.
+            _ => false,
+        }
+}
+
+/// Does anything this call needs have to be probed (under these TTLs)?
+fn due(c: &FactsCache, needs: &Needs, s: &Settings, t: &Ttls, now: u64, refresh: bool) -> bool {
+    let m = missing(c, needs, t, now, refresh);
+    m.instance || m.egress || !m.hosts.is_empty() || routing_missing(c, needs, s, t, now, refresh)
+}
+
+/// The hard limits: each TTL times `stale_limit` (at least the TTL itself).
+fn hard_ttls(s: &Settings) -> Ttls {
+    s.ttls.scaled(s.stale_limit.max(1))
 }
 
 pub fn gather(
@@ -70,72 +145,118 @@ pub fn gather(
     aws: &Path,
     plan: &Plan,
     s: &Settings,
-    refresh: bool,
+    freshness: Freshness,
 ) -> NetFacts {
+    let needs = Needs::of(plan);
+    let refresh = freshness == Freshness::Refresh;
     let t = s.ttls;
+    let hard = hard_ttls(s);
     let path = FactsCache::path(env);
     let load = || path.as_deref().map(FactsCache::load).unwrap_or_default();
     let mut cache = load();
-    let m = missing(&cache, plan, &t, now(), refresh);
-    let routing_wanted = needs_routing(plan) && s.policy.fallback_profile.is_some();
-    let routing_missing = |c: &FactsCache| -> bool {
-        routing_wanted
-            && match (c.instance(now(), &t), plan.region.as_deref()) {
-                (Some(i), Some(region)) => match (&i.vpc_id, &i.subnet_id) {
-                    (Some(v), Some(sub)) => {
-                        refresh
-                            || (c.routing(region, v, sub, now(), &t).is_none()
-                                && !c.routing_failed(region, v, sub, now(), &t))
-                    }
-                    _ => false,
-                },
-                // Without instance facts (yet, or IMDS failed) there is no
-                // subnet to read; the instance probe comes first.
-                _ => false,
-            }
-    };
-    if m.instance || m.egress || !m.hosts.is_empty() || routing_missing(&cache) {
-        let work = || {
-            // Another process may have probed while we waited for the lock.
-            let mut c = if refresh {
-                FactsCache::default()
-            } else {
-                load()
-            };
-            probe_into(engine, &mut c, env, plan, s, &t, refresh);
-            if routing_missing(&c) {
-                read_routing(&mut c, env, aws, plan, s, &t);
-            }
-            if let Some(p) = &path {
-                if let Err(e) = c.save(p) {
-                    crate::adapters::environment::cache_unwritable(p, &e);
-                }
-            }
-            c
-        };
-        cache = match &path {
-            Some(p) => facts_cache::with_probe_lock(p, LOCK_WAIT, work).unwrap_or_else(|| {
-                debug(env, || {
-                    "another c9aws is probing; using what is cached".into()
-                });
-                load()
-            }),
-            None => work(),
-        };
+    let at = now();
+    if !due(&cache, &needs, s, &t, at, refresh) {
+        return facts_from(&cache, &needs, &t, &hard, at);
     }
-    facts_from(&cache, plan, &t, now())
+    if freshness == Freshness::StaleOk
+        && s.stale_limit > 1
+        && !due(&cache, &needs, s, &hard, at, false)
+    {
+        // Everything is there, some of it past its TTL but within the hard
+        // limit: decide on it now, and let a detached process probe again.
+        if let Some(p) = &path {
+            crate::adapters::refresher::start(env, p, &needs, at);
+        }
+        return facts_from(&cache, &needs, &t, &hard, at);
+    }
+    let work = || {
+        // Another process may have probed while we waited for the lock.
+        let mut c = if refresh {
+            FactsCache::default()
+        } else {
+            load()
+        };
+        let mut failed = Vec::new();
+        probe_into(engine, &mut c, env, &needs, s, &t, refresh, &mut failed);
+        if routing_missing(&c, &needs, s, &t, now(), refresh) {
+            read_routing(&mut c, env, aws, &needs, s, &t, &mut failed);
+        }
+        if let Some(p) = &path {
+            if let Err(e) = c.save(p) {
+                crate::adapters::environment::cache_unwritable(p, &e);
+            }
+            if failed.is_empty() {
+                // Whatever a detached refresh failed to learn is learnt now.
+                RefreshStatus::clear(p);
+            }
+        }
+        c
+    };
+    cache = match &path {
+        Some(p) => facts_cache::with_probe_lock(p, LOCK_WAIT, work).unwrap_or_else(|| {
+            debug(env, || {
+                "another c9aws is probing; using what is cached".into()
+            });
+            load()
+        }),
+        None => work(),
+    };
+    facts_from(&cache, &needs, &t, &hard, now())
 }
 
+/// The detached refresher's work (`c9aws __refresh`): probe again what this
+/// call's needs have past their TTL, holding the probe lock without waiting
+/// (one refresher at a time; a process already probing will save what we
+/// would), save it, and write the outcome beside the cache for `doctor`.
+/// Returns what failed, or `None` when there was nothing to do.
+pub fn refresh(
+    engine: &Engine,
+    env: &EnvMap,
+    aws: &Path,
+    needs: &Needs,
+    s: &Settings,
+) -> Option<Vec<String>> {
+    let path = FactsCache::path(env)?;
+    let t = s.ttls;
+    let failed = facts_cache::with_probe_lock(&path, Duration::ZERO, || {
+        let mut c = FactsCache::load(&path);
+        if !due(&c, needs, s, &t, now(), false) {
+            return None;
+        }
+        let mut failed = Vec::new();
+        probe_into(engine, &mut c, env, needs, s, &t, false, &mut failed);
+        if routing_missing(&c, needs, s, &t, now(), false) {
+            read_routing(&mut c, env, aws, needs, s, &t, &mut failed);
+        }
+        if let Err(e) = c.save(&path) {
+            failed.push(format!("cannot write {}: {e}", path.display()));
+        }
+        Some(failed)
+    })??;
+    let status = RefreshStatus {
+        at: now(),
+        failed: failed.clone(),
+    };
+    if status.failed.is_empty() {
+        RefreshStatus::clear(&path);
+    } else {
+        let _ = status.save(&path);
+    }
+    Some(failed)
+}
+
+#[allow(clippy::too_many_arguments)]
 fn probe_into(
     engine: &Engine,
     c: &mut FactsCache,
     env: &EnvMap,
-    plan: &Plan,
+    needs: &Needs,
     s: &Settings,
     t: &Ttls,
     refresh: bool,
+    failed: &mut Vec<String>,
 ) {
-    let m = missing(c, plan, t, now(), refresh);
+    let m = missing(c, needs, t, now(), refresh);
     if !(m.instance || m.egress || !m.hosts.is_empty()) {
         return;
     }
@@ -146,7 +267,7 @@ fn probe_into(
         return;
     }
     let started = std::time::Instant::now();
-    let ca_bundle = plan.ca_bundle.as_ref().map(PathBuf::from);
+    let ca_bundle = needs.ca_bundle.as_ref().map(PathBuf::from);
     // IMDS, checkip and DNS at once, under one deadline: a cold call waits for
     // the slowest, not for their sum. (Off EC2 the checkip answer is then
     // learnt for nothing; AMTC off EC2 is rare, and the answer is cached.)
@@ -163,6 +284,7 @@ fn probe_into(
         // An installation problem, not a fact about the network: say so every
         // time (nothing is cached, so it is retried once fixed).
         eprintln!("c9aws: cannot probe the network: {why}; routes stay unknown");
+        failed.push(format!("cannot probe the network: {why}"));
         return finish(env, started);
     }
     let learnt_instance = match got.instance {
@@ -172,18 +294,19 @@ fn probe_into(
         }
         Some(Err(e)) => {
             debug(env, || format!("IMDS: {e}"));
+            failed.push(format!("IMDS: {e}"));
             c.set_instance_failed(now());
             false
         }
         None => false,
     };
-    record(c, env, s, got.egress, got.dns);
+    record(c, env, s, got.egress, got.dns, failed);
     // The instance's region can change the hosts (CLI v2 takes the region from
     // IMDS last): resolve those too, within what is left of the deadline.
     if !learnt_instance {
         return finish(env, started);
     }
-    let mut more = missing(c, plan, t, now(), false);
+    let mut more = missing(c, needs, t, now(), false);
     more.hosts.retain(|h| !m.hosts.contains(h));
     more.egress &= !m.egress;
     let left = PROBE_DEADLINE.saturating_sub(started.elapsed());
@@ -197,7 +320,7 @@ fn probe_into(
             ca_bundle,
             deadline: left,
         });
-        record(c, env, s, got.egress, got.dns);
+        record(c, env, s, got.egress, got.dns, failed);
     }
     finish(env, started);
 }
@@ -208,16 +331,25 @@ fn record(
     s: &Settings,
     egress: Option<Result<std::net::IpAddr, ProbeError>>,
     dns: std::collections::BTreeMap<String, Result<Vec<std::net::IpAddr>, ProbeError>>,
+    failed: &mut Vec<String>,
 ) {
     match egress {
         Some(Ok(ip)) => c.set_egress(ip, now()),
-        Some(Err(e)) => debug(env, || format!("checkip ({}): {e}", s.checkip_url)),
+        Some(Err(e)) => {
+            let line = format!("checkip ({}): {e}", s.checkip_url);
+            debug(env, || line.clone());
+            failed.push(line);
+        }
         None => {}
     }
     for (host, r) in dns {
         match r {
             Ok(addrs) => c.set_dns(&host, addrs, now()),
-            Err(e) => debug(env, || format!("DNS {host}: {e}")),
+            Err(e) => {
+                let line = format!("DNS {host}: {e}");
+                debug(env, || line.clone());
+                failed.push(line);
+            }
         }
     }
 }
@@ -228,9 +360,19 @@ fn finish(env: &EnvMap, started: std::time::Instant) {
     });
 }
 
-fn read_routing(c: &mut FactsCache, env: &EnvMap, aws: &Path, plan: &Plan, s: &Settings, t: &Ttls) {
-    let (Some(fb), Some(region)) = (s.policy.fallback_profile.as_deref(), plan.region.as_deref())
-    else {
+fn read_routing(
+    c: &mut FactsCache,
+    env: &EnvMap,
+    aws: &Path,
+    needs: &Needs,
+    s: &Settings,
+    t: &Ttls,
+    failed: &mut Vec<String>,
+) {
+    let (Some(fb), Some(region)) = (
+        s.policy.fallback_profile.as_deref(),
+        needs.region.as_deref(),
+    ) else {
         return;
     };
     let Some(inst) = c.instance(now(), t) else {
@@ -245,6 +387,9 @@ fn read_routing(c: &mut FactsCache, env: &EnvMap, aws: &Path, plan: &Plan, s: &S
         Err(e) => {
             // Told once per TTL: the failure is remembered like a route table.
             c.set_routing_failed(region, &vpc, &subnet, now());
+            failed.push(format!(
+                "the route table of {subnet} with profile {fb}: {e}"
+            ));
             eprintln!(
                 "c9aws: cannot read the route table of {subnet} with profile {fb}: {e}; S3/DynamoDB routes stay unknown for {} s",
                 t.route_tables
@@ -256,17 +401,20 @@ fn read_routing(c: &mut FactsCache, env: &EnvMap, aws: &Path, plan: &Plan, s: &S
     });
 }
 
-fn facts_from(c: &FactsCache, plan: &Plan, t: &Ttls, now: u64) -> NetFacts {
-    let instance = c.instance(now, t);
-    let routing = match (&instance, plan.region.as_deref()) {
+/// The facts a call decides on: each within its hard limit (`hard`: a fact
+/// past its TTL serves while it is refreshed, or when its refresh failed);
+/// learnt refusals within their own TTL (`t`).
+fn facts_from(c: &FactsCache, needs: &Needs, t: &Ttls, hard: &Ttls, now: u64) -> NetFacts {
+    let instance = c.instance(now, hard);
+    let routing = match (&instance, needs.region.as_deref()) {
         (Some(i), Some(region)) => match (&i.vpc_id, &i.subnet_id) {
-            (Some(v), Some(sub)) => c.routing(region, v, sub, now, t),
+            (Some(v), Some(sub)) => c.routing(region, v, sub, now, hard),
             _ => None,
         },
         _ => None,
     };
-    let learnt_refused = match plan.region.as_deref() {
-        Some(region) => plan
+    let learnt_refused = match needs.region.as_deref() {
+        Some(region) => needs
             .services
             .iter()
             .filter(|svc| c.learnt_refused(svc, region, now, t))
@@ -275,11 +423,11 @@ fn facts_from(c: &FactsCache, plan: &Plan, t: &Ttls, now: u64) -> NetFacts {
         None => Vec::new(),
     };
     NetFacts {
-        egress_ip: c.egress(now, t),
-        dns: plan
+        egress_ip: c.egress(now, hard),
+        dns: needs
             .hosts
             .iter()
-            .map(|h| (h.clone(), c.dns(h, now, t)))
+            .map(|h| (h.clone(), c.dns(h, now, hard)))
             .collect(),
         instance,
         routing,

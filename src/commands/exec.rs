@@ -8,6 +8,7 @@
 //! every service counts: the instance reaches AWS through a NAT (no public IP,
 //! or another egress IP).
 
+use crate::adapters::network::Freshness;
 use crate::adapters::process;
 use crate::core::command_table::service_command;
 use crate::core::credentials::Source;
@@ -93,7 +94,7 @@ fn decide(s: &Session, services: &[String]) -> Option<Switch> {
     }
     let mut plans: Vec<(String, Plan)> = Vec::new();
     for (svc, a) in calls {
-        plans.push((svc, s.plan(&a, false).plan));
+        plans.push((svc, s.plan(&a, Freshness::StaleOk).plan));
     }
     let refusing = |svc: &str, p: &Plan| {
         if svc == "*" {

@@ -2,6 +2,7 @@
 //! and the process that would carry it out, printed instead of run. What it
 //! prints under `runs` is the very value `run` execs.
 
+use crate::adapters::network::Freshness;
 use crate::commands::run::lossy;
 use crate::core::plan::Plan;
 use crate::core::process::{EnvChange, ProcessPlan};
@@ -31,7 +32,16 @@ pub fn run(s: &Session, a: Args) -> Result<i32, Error> {
     if let Err(e) = s.aws() {
         eprintln!("c9aws: {e}");
     }
-    let p = s.plan(&lossy(&a.args), a.refresh).plan;
+    let p = s
+        .plan(
+            &lossy(&a.args),
+            if a.refresh {
+                Freshness::Refresh
+            } else {
+                Freshness::StaleOk
+            },
+        )
+        .plan;
     let process = s.process(&p, &a.args);
     let aws = s.aws().ok();
     let text = if a.json {

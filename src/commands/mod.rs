@@ -9,5 +9,6 @@ pub mod endpoints;
 pub mod exec;
 pub mod explain;
 pub mod init;
+pub mod refresh;
 pub mod run;
 pub mod setup;

@@ -6,6 +6,7 @@
 //! Every failure of c9aws's own falls back to running the CLI unchanged:
 //! c9aws must never be the reason a call did not run.
 
+use crate::adapters::network::Freshness;
 use crate::adapters::{network, process, supervise};
 use crate::core::decide::OnUnknown;
 use crate::core::plan::{cli_process, Plan};
@@ -19,7 +20,7 @@ use std::ffi::OsString;
 pub fn run(s: &Session, args: &[OsString]) -> Result<i32, Error> {
     let aws = s.aws().map_err(|e| Error::Locate(e.clone()))?;
     let words = lossy(args);
-    let p = s.plan(&words, false).plan;
+    let p = s.plan(&words, Freshness::StaleOk).plan;
     s.debug(|| {
         format!(
             "credentials {:?} via {}; decision {}: {}",
@@ -103,7 +104,7 @@ fn safety_net(
             // region and output, whether or not the refusal could be remembered.
             let mut forced = s.settings().policy.clone();
             forced.on_unknown = OnUnknown::Fallback;
-            let again = s.plan_with(words, &forced, false).plan;
+            let again = s.plan_with(words, &forced, Freshness::StaleOk).plan;
             if again.decision.action.is_switch() {
                 notice(s, &again);
             }
