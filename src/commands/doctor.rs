@@ -2,6 +2,8 @@
 //! cached network facts), and says for each failing check what to do.
 //! Exit 0 when nothing fails (warnings allowed), 1 otherwise.
 
+use crate::adapters::facts_cache::{FactsCache, RefreshStatus};
+use crate::adapters::network::Freshness;
 use crate::adapters::{aws_cli, environment, path_shim, route_tables, settings};
 use crate::core::credentials::Source;
 use crate::core::plan::Plan;
@@ -133,6 +135,8 @@ fn checks(session: &Session) -> Vec<Check> {
     let mut out = Vec::new();
     let env = &session.env;
     let s = session.settings();
+    // Read before this run probes (a probe that learns everything forgets it).
+    let last_refresh = FactsCache::path(env).and_then(|p| RefreshStatus::load(&p));
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "?".into());
@@ -245,7 +249,7 @@ fn checks(session: &Session) -> Vec<Check> {
 
     // Cloud9 and its managed credentials.
     let args = |a: &[&str]| a.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-    let planned = session.plan(&args(PROBED[0]), true);
+    let planned = session.plan(&args(PROBED[0]), Freshness::Refresh);
     let (sts, net) = (planned.plan, planned.net);
     let amtc = sts.credentials.source == Source::Amtc;
     out.push(amtc_check(&sts, &g.files.credentials.age_secs));
@@ -260,7 +264,7 @@ fn checks(session: &Session) -> Vec<Check> {
         out.extend(network_checks(env, &net, &sts));
         let mut plans = vec![sts];
         for p in &PROBED[1..] {
-            plans.push(session.plan(&args(p), false).plan);
+            plans.push(session.plan(&args(p), Freshness::Foreground).plan);
         }
         out.push(endpoint_check(&plans));
     }
@@ -268,7 +272,31 @@ fn checks(session: &Session) -> Vec<Check> {
     // The fallback profile.
     out.extend(fallback_checks(env, s, g, aws, amtc));
     out.push(cache_check(env));
+    if let Some(c) = refresh_check(last_refresh, s) {
+        out.push(c);
+    }
     out
+}
+
+/// The last detached refresh, when it failed: said here, never on a call.
+fn refresh_check(last: Option<RefreshStatus>, s: &settings::Settings) -> Option<Check> {
+    let last = last.filter(|l| !l.failed.is_empty())?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let ago = now.saturating_sub(last.at);
+    Some(
+        check(
+            "refresh",
+            Status::Warn,
+            format!(
+                "the last background refresh of the cached facts failed ({ago} s ago); calls use the old facts up to stale_limit ({}) times their TTL, then probe in the foreground",
+                s.stale_limit
+            ),
+        )
+        .evidence(last.failed)
+        .fix("see the network checks above (this doctor run probed again in the foreground)"),
+    )
 }
 
 /// Which `aws` a non-interactive `sh -c 'command -v aws'` finds: what
