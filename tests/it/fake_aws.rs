@@ -15,6 +15,14 @@
 //! | [`ENV`] | non-empty: the `AWS_*` and `C9AWS_*` variables, sorted, into `log.env` |
 //! | [`REFUSE`] | an error code: a call without a leading `--profile` is refused as AMTC's credentials are (`An error occurred (CODE) …` on stderr, exit 254, stdout untouched as the CLI leaves it); a call with one runs as the other knobs say |
 //! | [`PROGRESS`] | with [`REFUSE`]: `progress on stdout` before the refusal (a first attempt that printed) |
+//! | [`EC2_SLEEP`] | `ec2 describe-route-tables` / `describe-vpc-endpoints` (c9aws's route-table read) sleep this many seconds first |
+//! | [`EC2_FAIL`] | non-empty: those two calls fail with `UnauthorizedOperation` (exit 254) |
+//!
+//! The route-table read is answered apart from every other call: a main route
+//! table with no gateway endpoint (the subnet's routing is `public`), logged
+//! as a line `start OP PPID SID` (its parent, c9aws, and its session) and
+//! `end OP` or `fail OP` when it answered, in `log.ec2`; the
+//! other records are left to the user's calls.
 //!
 //! Records (`log.NAME` in the world's directory): `version` (a line per
 //! `--version`), and for every other call `argv` (each argument's exact bytes,
@@ -38,6 +46,26 @@ if [ "$1" = "--version" ]; then
     echo "aws-cli/${FAKE_AWS_VERSION:-1.45.11} Python/3.11.7 Linux/6 botocore/1.43.11"
   exit 0
 fi
+case "$*" in *" ec2 describe-route-tables "*|*" ec2 describe-vpc-endpoints "*)
+  op=describe-vpc-endpoints
+  case "$*" in *describe-route-tables*) op=describe-route-tables;; esac
+  read -r st < "/proc/$$/stat"
+  set -- $st
+  echo "start $op $PPID $6" >> "$log.ec2"
+  [ -z "$FAKE_AWS_EC2_SLEEP" ] || sleep "$FAKE_AWS_EC2_SLEEP"
+  if [ -n "$FAKE_AWS_EC2_FAIL" ]; then
+    echo "An error occurred (UnauthorizedOperation) when calling the ${op} operation: You are not authorized to perform this operation." >&2
+    echo "fail $op" >> "$log.ec2"
+    exit 254
+  fi
+  if [ "$op" = describe-route-tables ]; then
+    echo '{"RouteTables":[{"RouteTableId":"rtb-0main","VpcId":"vpc-0abc","Associations":[{"Main":true}],"Routes":[]}]}'
+  else
+    echo '{"VpcEndpoints":[]}'
+  fi
+  echo "end $op" >> "$log.ec2"
+  exit 0;;
+esac
 fds=""
 for fd in 0 1 2; do if [ -e "/proc/$$/fd/$fd" ]; then fds="${fds}o"; else fds="${fds}c"; fi; done
 printf '%s' "$fds" > "$log.fds"
@@ -83,6 +111,8 @@ pub const STDIN: &str = "FAKE_AWS_STDIN";
 pub const ENV: &str = "FAKE_AWS_ENV";
 pub const REFUSE: &str = "FAKE_AWS_REFUSE";
 pub const PROGRESS: &str = "FAKE_AWS_PROGRESS";
+pub const EC2_SLEEP: &str = "FAKE_AWS_EC2_SLEEP";
+pub const EC2_FAIL: &str = "FAKE_AWS_EC2_FAIL";
 
 /// What `sts get-caller-identity` answers for the fallback profile `fb`.
 pub const CALLER_IDENTITY: &str =

@@ -19,3 +19,4 @@ mod kube;
 mod secrets;
 mod setup;
 mod shell;
+mod stale;
