@@ -119,12 +119,24 @@ fn stale_facts_serve_at_once_and_a_detached_refresher_renews_them() {
     // Past every TTL but the instance's (10 min + 100 s), within 3 × each.
     age(&w, 700);
     let before = routing_at(&w).unwrap();
+    // The CLI's signal dispositions when started directly.
+    assert!(w
+        .command(w.bin().join("aws"))
+        .arg("x")
+        .status()
+        .unwrap()
+        .success());
+    let direct_sig = w.logged("sig");
     let started = Instant::now();
-    let o = w
+    let child = w
         .c9aws(["s3", "ls"])
         .env(fake_aws::EC2_SLEEP, "3")
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    let caller = child.id();
+    let o = child.wait_with_output().unwrap();
     let took = started.elapsed();
     // It returned before the slow read ended: it did not wait for it.
     let at_return = ec2_log(&w);
@@ -136,6 +148,25 @@ fn stale_facts_serve_at_once_and_a_detached_refresher_renews_them() {
     assert!(took < Duration::from_secs(3), "{took:?}");
     assert!(stderr(&o).contains("a refresher started"), "{}", stderr(&o));
     assert_eq!(w.calls().last().map(String::as_str), Some("s3 ls"));
+    // Starting the refresher started no thread: the CLI exec'd after it
+    // inherits what a direct start gets.
+    assert_eq!(w.logged("sig"), direct_sig, "see design.md, Why exec");
+    // Not the caller's child (the CLI it exec'd would inherit it as a zombie):
+    // the grandchild of a double fork.
+    wait_for("the refresher's read", || count(&w, "start") >= 1);
+    let start = ec2_log(&w)
+        .into_iter()
+        .find(|l| l.starts_with("start "))
+        .unwrap();
+    let refresher = start.split(' ').nth(2).unwrap();
+    let stat = fs::read_to_string(format!("/proc/{refresher}/stat")).unwrap();
+    let ppid: u32 = stat[stat.rfind(')').unwrap() + 2..]
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_ne!(ppid, caller, "{stat}");
     // The refresher reads the route table later, and saves it for the next call.
     wait_for("the refresher's route-table read", || count(&w, "end") == 2);
     wait_for("the refreshed cache", || {
