@@ -450,3 +450,106 @@ pub fn remember_refusal(env: &EnvMap, services: &[String], region: Option<&str>)
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::route::{Instance, Routing};
+
+    const T0: u64 = 1_790_000_000;
+
+    fn s3_needs() -> Needs {
+        Needs {
+            region: Some("ap-northeast-1".into()),
+            hosts: vec!["s3.ap-northeast-1.amazonaws.com".into()],
+            services: vec!["s3".into()],
+            ca_bundle: None,
+        }
+    }
+
+    fn cache_at(at: u64) -> FactsCache {
+        let mut c = FactsCache::default();
+        c.set_instance(
+            Instance {
+                region: Some("ap-northeast-1".into()),
+                vpc_id: Some("vpc-1".into()),
+                subnet_id: Some("subnet-1".into()),
+                ..Instance::default()
+            },
+            at,
+        );
+        c.set_egress("203.0.113.10".parse().unwrap(), at);
+        c.set_dns("s3.ap-northeast-1.amazonaws.com", vec![], at);
+        c.set_routing(
+            "ap-northeast-1",
+            "vpc-1",
+            "subnet-1",
+            Routing::default(),
+            at,
+        );
+        c
+    }
+
+    fn settings() -> Settings {
+        let mut s = Settings::default();
+        s.policy.fallback_profile = Some("fb".into());
+        s
+    }
+
+    #[test]
+    fn fresh_stale_and_past_the_hard_limit() {
+        let (s, n) = (settings(), s3_needs());
+        let (t, hard) = (s.ttls, hard_ttls(&s));
+        let c = cache_at(T0);
+        // Fresh: nothing to probe.
+        assert!(!due(&c, &n, &s, &t, T0 + 10, false));
+        // Past the TTLs (DNS 5 min, egress and route tables 10 min), within 3 ×:
+        // due, but everything serves under the hard limits.
+        let now = T0 + 700;
+        assert!(due(&c, &n, &s, &t, now, false));
+        assert!(!due(&c, &n, &s, &hard, now, false));
+        let f = facts_from(&c, &n, &t, &hard, now);
+        assert!(f.instance.is_some() && f.routing.is_some() && f.egress_ip.is_some());
+        assert_eq!(
+            f.dns.get("s3.ap-northeast-1.amazonaws.com"),
+            Some(&Some(vec![]))
+        );
+        // Past the DNS hard limit (15 min): probed in front of the call.
+        assert!(due(&c, &n, &s, &hard, T0 + 900, false));
+        // Without a fallback the route table is not wanted at all.
+        let mut none = settings();
+        none.policy.fallback_profile = None;
+        let mut fresh_but_routing = cache_at(T0 + 700);
+        fresh_but_routing.set_routing(
+            "ap-northeast-1",
+            "vpc-1",
+            "subnet-1",
+            Routing::default(),
+            T0,
+        );
+        assert!(due(&fresh_but_routing, &n, &s, &t, T0 + 700, false));
+        assert!(!due(&fresh_but_routing, &n, &none, &t, T0 + 700, false));
+        // stale_limit 0 or 1: the hard limits are the TTLs.
+        let mut off = settings();
+        off.stale_limit = 0;
+        assert_eq!(hard_ttls(&off), off.ttls);
+    }
+
+    #[test]
+    fn a_failed_route_table_read_keeps_the_old_routing_until_the_hard_limit() {
+        let (s, n) = (settings(), s3_needs());
+        let (t, hard) = (s.ttls, hard_ttls(&s));
+        let mut c = cache_at(T0);
+        // The refresher re-learnt everything but the route table.
+        let now = T0 + 700;
+        c.set_egress("203.0.113.10".parse().unwrap(), now);
+        c.set_dns("s3.ap-northeast-1.amazonaws.com", vec![], now);
+        c.set_routing_failed("ap-northeast-1", "vpc-1", "subnet-1", now);
+        assert!(
+            !due(&c, &n, &s, &t, now + 1, false),
+            "the failure is remembered"
+        );
+        assert!(facts_from(&c, &n, &t, &hard, now + 1).routing.is_some());
+        assert!(facts_from(&c, &n, &t, &hard, T0 + 1800).routing.is_none());
+    }
+}
