@@ -160,10 +160,14 @@ pub fn gather(
     }
     if freshness == Freshness::StaleOk
         && s.stale_limit > 1
+        && cache.instance(at, &hard).is_some()
         && !due(&cache, &needs, s, &hard, at, false)
     {
         // Everything is there, some of it past its TTL but within the hard
         // limit: decide on it now, and let a detached process probe again.
+        // (Off EC2 there is no instance fact: a remembered IMDS failure is
+        // not a fact to serve, and asking again is cheap, so it stays in
+        // the foreground as before.)
         if let Some(p) = &path {
             crate::adapters::refresher::start(env, p, &needs, at);
         }
@@ -529,6 +533,10 @@ mod tests {
         );
         assert!(due(&fresh_but_routing, &n, &s, &t, T0 + 700, false));
         assert!(!due(&fresh_but_routing, &n, &none, &t, T0 + 700, false));
+        // Off EC2 (IMDS failed) nothing is served stale.
+        let mut off_ec2 = FactsCache::default();
+        off_ec2.set_instance_failed(T0);
+        assert!(off_ec2.instance(T0 + 700, &hard).is_none());
         // stale_limit 0 or 1: the hard limits are the TTLs.
         let mut off = settings();
         off.stale_limit = 0;
