@@ -96,6 +96,20 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// Waits until every refresher that read the route table has exited (and
+/// so released the probe lock).
+fn wait_refreshers_gone(w: &World) {
+    for line in ec2_log(w).iter().filter(|l| l.starts_with("start ")) {
+        let pid = line.split(' ').nth(2).unwrap().to_string();
+        wait_for("the refresher's exit", || {
+            match fs::read_to_string(format!("/proc/{pid}/stat")) {
+                Ok(st) => st.contains(") Z "),
+                Err(_) => true,
+            }
+        });
+    }
+}
+
 /// A cold call: everything probed in the foreground, the route table read.
 fn warmed() -> World {
     let w = world();
@@ -215,6 +229,7 @@ fn pipelines_and_command_substitution_do_not_wait_for_the_refresher() {
             ec2_log(&w)
         );
         wait_for("the refresher", || count(&w, "end") == starts + 2);
+        wait_refreshers_gone(&w);
     }
 }
 
