@@ -44,9 +44,18 @@ struct Request {
     deadline_ms: u64,
 }
 
+/// Why the instance's facts were not learnt, as it crosses the pipe: the
+/// words, and whether IMDS had answered at all (ProbeError::ImdsAnswered).
+#[derive(Serialize, Deserialize)]
+struct InstanceFailure {
+    message: String,
+    #[serde(default)]
+    imds_answered: bool,
+}
+
 #[derive(Serialize, Deserialize)]
 struct Answer {
-    instance: Option<Result<InstanceRec, String>>,
+    instance: Option<Result<InstanceRec, InstanceFailure>>,
     egress: Option<Result<IpAddr, String>>,
     dns: BTreeMap<String, Result<Vec<IpAddr>, String>>,
     elapsed_ms: u64,
@@ -146,9 +155,12 @@ pub fn probe(req: &ProbeRequest) -> Probed {
         got.and_then(|out| serde_json::from_slice::<Answer>(&out).map_err(HelperError::Garbled));
     match answer {
         Ok(a) => Probed {
-            instance: a
-                .instance
-                .map(|r| r.map(|i| (&i).into()).map_err(ProbeError::Said)),
+            instance: a.instance.map(|r| {
+                r.map(|i| (&i).into()).map_err(|f| match f.imds_answered {
+                    true => ProbeError::ImdsAnswered(f.message),
+                    false => ProbeError::Said(f.message),
+                })
+            }),
             egress: a.egress.map(|r| r.map_err(ProbeError::Said)),
             dns: a
                 .dns
@@ -291,9 +303,13 @@ pub fn serve() -> i32 {
     // Only the words of an error cross over.
     let said = |e: ProbeError| e.to_string();
     let answer = Answer {
-        instance: got
-            .instance
-            .map(|r| r.map(|i| InstanceRec::from(&i)).map_err(said)),
+        instance: got.instance.map(|r| {
+            r.map(|i| InstanceRec::from(&i))
+                .map_err(|e| InstanceFailure {
+                    imds_answered: !e.means_no_imds(),
+                    message: e.to_string(),
+                })
+        }),
         egress: got.egress.map(|r| r.map_err(said)),
         dns: got
             .dns

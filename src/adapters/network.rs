@@ -299,7 +299,12 @@ fn probe_into(
         Some(Err(e)) => {
             debug(env, || format!("IMDS: {e}"));
             failed.push(format!("IMDS: {e}"));
-            c.set_instance_failed(now());
+            // Remembered only when it shows there is no IMDS here (no token):
+            // one late read of an IMDS that is there must not make the next
+            // ten minutes of calls act as if off EC2.
+            if e.means_no_imds() {
+                c.set_instance_failed(now());
+            }
             false
         }
         None => false,
@@ -498,6 +503,63 @@ mod tests {
         let mut s = Settings::default();
         s.policy.fallback_profile = Some("fb".into());
         s
+    }
+
+    /// A probe whose IMDS answered a token but failed a read, and one where
+    /// no token could be had (off EC2).
+    fn late_read(_: &ProbeRequest) -> crate::adapters::probe::Probed {
+        probed(ProbeError::ImdsAnswered(
+            "IMDS mac: HTTP read timeout occurred after 500ms".into(),
+        ))
+    }
+    fn no_token(_: &ProbeRequest) -> crate::adapters::probe::Probed {
+        probed(ProbeError::Said(
+            "IMDS instance-id: no session token (IMDS unreachable)".into(),
+        ))
+    }
+    fn probed(e: ProbeError) -> crate::adapters::probe::Probed {
+        crate::adapters::probe::Probed {
+            instance: Some(Err(e)),
+            egress: None,
+            dns: Default::default(),
+            elapsed: std::time::Duration::ZERO,
+            failure: None,
+        }
+    }
+
+    /// One late IMDS read must not make ten minutes of calls act as off EC2
+    /// (the lab's imds-slow-once case); a missing token is remembered.
+    #[test]
+    fn only_a_missing_imds_is_remembered_as_one() {
+        let s = settings();
+        let env = EnvMap::new();
+        for (probe, remembered) in [
+            (
+                late_read as fn(&ProbeRequest) -> crate::adapters::probe::Probed,
+                false,
+            ),
+            (no_token, true),
+        ] {
+            let engine = Engine {
+                in_process: true,
+                probe,
+                credentials: crate::adapters::helper::credentials,
+            };
+            let mut c = FactsCache::default();
+            let mut failed = Vec::new();
+            probe_into(
+                &engine,
+                &mut c,
+                &env,
+                &s3_needs(),
+                &s,
+                &s.ttls,
+                false,
+                &mut failed,
+            );
+            assert_eq!(c.instance_failed(now(), &s.ttls), remembered);
+            assert_eq!(failed.len(), 1, "{failed:?}");
+        }
     }
 
     #[test]

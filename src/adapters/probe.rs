@@ -49,6 +49,10 @@ pub enum ProbeError {
     /// there would link their machinery into the binary that starts in front of
     /// every call. Only words cross, in-process as over the helper's pipe.
     Said(String),
+    /// IMDS issued a session token (so it is there) but a later read of the
+    /// instance's facts failed or was late: a fact of the moment, not of the
+    /// machine, and never remembered as "no IMDS here". In words, as `Said`.
+    ImdsAnswered(String),
     /// The helper could not be run, or gave no answer.
     Helper(Arc<HelperError>),
 }
@@ -58,13 +62,32 @@ impl ProbeError {
     fn said(e: impl fmt::Display) -> ProbeError {
         ProbeError::Said(e.to_string())
     }
+
+    /// An IMDS failure in words, keeping whether IMDS is there at all: only a
+    /// token that could not be had (or IMDS disabled, or a bad endpoint) says
+    /// there is no IMDS to ask.
+    fn from_imds(e: imds::ImdsError) -> ProbeError {
+        use imds::ImdsError::*;
+        match e {
+            Disabled | Endpoint { .. } | NoToken { .. } => ProbeError::said(e),
+            Status { .. } | Client { .. } | BadMac | NotIpv4 { .. } => {
+                ProbeError::ImdsAnswered(e.to_string())
+            }
+        }
+    }
+
+    /// Whether this failure shows that there is no IMDS to ask (off EC2, or
+    /// disabled): worth remembering, so that later calls do not ask again.
+    pub fn means_no_imds(&self) -> bool {
+        !matches!(self, ProbeError::ImdsAnswered(_))
+    }
 }
 
 impl fmt::Display for ProbeError {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         match self {
             ProbeError::TimedOut(t) => write!(f, "timed out after {} ms", t.as_millis()),
-            ProbeError::Said(msg) => f.write_str(msg),
+            ProbeError::Said(msg) | ProbeError::ImdsAnswered(msg) => f.write_str(msg),
             ProbeError::Helper(e) => write!(f, "{e}"),
         }
     }
@@ -74,7 +97,7 @@ impl std::error::Error for ProbeError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             ProbeError::Helper(e) => Some(e.as_ref()),
-            ProbeError::TimedOut(_) | ProbeError::Said(_) => None,
+            ProbeError::TimedOut(_) | ProbeError::Said(_) | ProbeError::ImdsAnswered(_) => None,
         }
     }
 }
@@ -141,7 +164,7 @@ pub fn probe(req: &ProbeRequest) -> Probed {
         let instance = async {
             if req.want_instance {
                 let r = imds::instance(env).await;
-                slots.borrow_mut().instance = Some(r.map_err(ProbeError::said));
+                slots.borrow_mut().instance = Some(r.map_err(ProbeError::from_imds));
             }
         };
         let egress = async {
