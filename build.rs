@@ -42,20 +42,20 @@ enum Shape {
 
 const TABLES: &[(&str, &str, Shape)] = &[
     (
-        "OPERATIONS_V1",
-        "operations-v1.tsv",
+        "SUBCOMMANDS_V1",
+        "subcommands-v1.tsv",
         Shape::Lines { fields: 1 },
     ),
     (
-        "OPERATIONS_V2",
-        "operations-v2.tsv",
+        "SUBCOMMANDS_V2",
+        "subcommands-v2.tsv",
         Shape::Lines { fields: 1 },
     ),
     ("COMMANDS_V1", "commands-v1.tsv", Shape::Lines { fields: 1 }),
     ("COMMANDS_V2", "commands-v2.tsv", Shape::Lines { fields: 1 }),
     (
         "API_OPERATIONS",
-        "operations.tsv",
+        "api-operations.tsv",
         Shape::Lines { fields: 2 },
     ),
     (

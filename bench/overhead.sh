@@ -8,6 +8,8 @@
 # dynamically linked Rust wrapper costs here), and the same in C, linked statically (what
 # one more execve costs on this machine at the least).
 # Usage: bench/overhead.sh [--quick]   (needs python3, rustc, cc; GNU time for the RSS line)
+# BENCH_BASELINE=DIR (a directory holding another build's c9aws and c9aws-probe) adds its
+# off-Cloud9 and AMTC-warm rows to the same interleaved run: a before/after comparison.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=600; warmup=30
@@ -55,6 +57,14 @@ export PATH="$work/bin:$PATH"
 # then caches "no IMDS" and its warm path reads the cache, as on an instance).
 export AWS_EC2_METADATA_DISABLED=true C9AWS_CHECKIP_URL=http://127.0.0.1:9/
 for h in home c9home; do HOME=$work/$h "$bin" sts get-caller-identity; done
+baseline=()
+if [ -n "${BENCH_BASELINE:-}" ]; then
+  mkdir -p "$work/base"
+  install -m 0755 "$BENCH_BASELINE/c9aws" "$BENCH_BASELINE/c9aws-probe" "$work/base/"
+  for h in home c9home; do HOME=$work/$h "$work/base/c9aws" sts get-caller-identity; done
+  baseline=("baseline off Cloud9=HOME=$work/home $work/base/c9aws sts get-caller-identity"
+            "baseline AMTC (warm)=HOME=$work/c9home $work/base/c9aws sts get-caller-identity")
+fi
 # A pyenv shim would put its own directories (and a real aws) first on PATH.
 py=$(python3 -c 'import sys; print(sys.executable)')
 H=$work/home C=$work/c9home
@@ -65,7 +75,8 @@ H=$work/home C=$work/c9home
   "c9aws off Cloud9=HOME=$H $bin sts get-caller-identity" \
   "c9aws AMTC (warm)=HOME=$C $bin sts get-caller-identity" \
   "c9aws local-only=HOME=$C $bin configure list" \
-  "c9aws nested passthrough=HOME=$C C9AWS_ACTIVE=1 $bin sts get-caller-identity"
+  "c9aws nested passthrough=HOME=$C C9AWS_ACTIVE=1 $bin sts get-caller-identity" \
+  ${baseline[@]+"${baseline[@]}"}
 [ -n "${BENCH_JSON:-}" ] && cp "$work/result.json" "$BENCH_JSON"
 if [ -x /usr/bin/time ]; then
   rss=$(HOME=$C /usr/bin/time -f '%M' "$bin" explain --json s3 ls s3://bucket/key 2>&1 >/dev/null | tail -1)

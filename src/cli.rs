@@ -81,7 +81,7 @@ pub fn dispatch(args: &[OsString]) -> Dispatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::commands::command_names;
+    use crate::core::command_table::command_names;
     use crate::core::CliMajor;
 
     /// c9aws's words must never hide an AWS CLI command. The command tables are

@@ -8,7 +8,7 @@ Outputs (under data/):
   endpoints-v{1,2}.txt   client-level endpoint URL (client.meta.endpoint_url) for every botocore
                          service x region of aws / aws-cn / aws-us-gov x variant, S3 bucket hosts
   commands-v{1,2}.tsv    the CLI's top-level command table
-  operations.tsv         iam / sts / cloud9 CLI operation names -> API operation names (both majors;
+  api-operations.tsv         iam / sts / cloud9 CLI operation names -> API operation names (both majors;
                          each run merges its rows into the file)
 
 Every host comes from botocore's own resolution, never from a template of ours: client URLs come
@@ -422,7 +422,7 @@ def write_commands(driver, session):
 
 
 def write_operations(session):
-    path = os.path.join(DATA, "operations.tsv")
+    path = os.path.join(DATA, "api-operations.tsv")
     rows = set()
     if os.path.exists(path):
         for line in open(path):

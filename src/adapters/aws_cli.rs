@@ -1,17 +1,17 @@
 //! The real AWS CLI: finding it (never c9aws itself) and learning its version
 //! once per binary. Running it is adapters::process's.
 
+use crate::adapters::child::{self, ChildError};
 use crate::adapters::environment::debug;
 use crate::adapters::private_file::write_atomic;
 use crate::core::profile::EnvMap;
 use crate::core::CliMajor;
 use crate::error::LocateError;
-use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 pub use crate::core::process::{ACTIVE_VAR, VIA_VAR};
 
@@ -206,42 +206,59 @@ pub fn version(aws: &Path, env: &EnvMap) -> Option<CliVersion> {
 
 const UNKNOWN_VERSION: &str = "?";
 
-fn measure_version(aws: &Path, env: &EnvMap) -> Option<CliVersion> {
-    debug(env, || format!("measuring {} --version", aws.display()));
-    let mut child = Command::new(aws)
-        .arg("--version")
-        .env(ACTIVE_VAR, "1")
-        .env(VIA_VAR, aws)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .ok()?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                debug(env, || "aws --version did not answer within 10 s".into());
-                return None;
-            }
+/// `aws --version` gets this long.
+const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why `aws --version` told no version.
+#[derive(Debug)]
+enum VersionError {
+    /// It could not be started.
+    Start(ChildError),
+    /// It did not exit within [`VERSION_TIMEOUT`], or its status was lost.
+    NoAnswer,
+    /// It printed no version (or its output was lost).
+    Unparsable,
+}
+
+impl std::fmt::Display for VersionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            VersionError::Start(e) => write!(f, "aws --version: {e}"),
+            VersionError::NoAnswer => write!(
+                f,
+                "aws --version did not answer within {} s",
+                VERSION_TIMEOUT.as_secs()
+            ),
+            VersionError::Unparsable => f.write_str("aws --version printed no aws-cli/X.Y.Z"),
         }
     }
-    let mut out = String::new();
-    if let Some(mut s) = child.stdout.take() {
-        let _ = s.read_to_string(&mut out);
+}
+
+fn measure_version(aws: &Path, env: &EnvMap) -> Option<CliVersion> {
+    debug(env, || format!("measuring {} --version", aws.display()));
+    match run_version(aws) {
+        Ok(v) => Some(v),
+        // Said when the CLI itself is run (exec), as it always was.
+        Err(VersionError::Start(_)) => None,
+        Err(e) => {
+            debug(env, || e.to_string());
+            None
+        }
     }
-    if let Some(mut s) = child.stderr.take() {
-        let _ = s.read_to_string(&mut out);
-    }
-    let v = parse_version(&out);
-    if v.is_none() {
-        debug(env, || "aws --version printed no aws-cli/X.Y.Z".into());
-    }
-    v
+}
+
+fn run_version(aws: &Path) -> Result<CliVersion, VersionError> {
+    let mut cmd = Command::new(aws);
+    cmd.arg("--version").env(ACTIVE_VAR, "1").env(VIA_VAR, aws);
+    let f = match child::run(&mut cmd, None, VERSION_TIMEOUT) {
+        Ok(f) => f,
+        Err(e @ ChildError::Spawn(_)) => return Err(VersionError::Start(e)),
+        Err(ChildError::Timeout(_) | ChildError::Wait(_)) => return Err(VersionError::NoAnswer),
+        Err(ChildError::LostOutput) => return Err(VersionError::Unparsable),
+    };
+    // CLI v1 under Python 2 printed it on stderr.
+    let out = String::from_utf8_lossy(&f.stdout) + String::from_utf8_lossy(&f.stderr);
+    parse_version(&out).ok_or(VersionError::Unparsable)
 }
 
 #[cfg(test)]

@@ -4,14 +4,80 @@
 //! the system roots plus the PEM bundle of `AWS_CA_BUNDLE` or the profile's
 //! `ca_bundle` (the caller picks the path).
 
+use std::fmt;
+use std::io;
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig, TlsProvider};
 
 /// Largest checkip answer read; an address is at most 45 characters.
 const MAX_BODY: u64 = 1024;
+
+/// Why no egress IP was learnt.
+#[derive(Debug)]
+pub enum EgressError {
+    /// The blocking task that made the call died.
+    Task(tokio::task::JoinError),
+    /// No answer within the timeout given.
+    TimedOut(Duration),
+    /// The call to `url` failed: transport, TLS, a status other than 2xx, a
+    /// redirect, an unreadable body.
+    Http { url: String, error: ureq::Error },
+    /// The answer from `url` is not one IP address.
+    NotAnAddress { url: String },
+    /// No root certificate to trust at all.
+    NoRoots,
+    /// The first tier of trust used up the time before the second could try.
+    NoTimeLeft { url: String },
+    /// The CA bundle cannot be read.
+    BundleUnreadable { path: PathBuf, error: io::Error },
+    /// The CA bundle holds no PEM certificate.
+    BundleEmpty { path: PathBuf },
+}
+
+impl EgressError {
+    /// The server's chain did not verify against the roots given (a larger
+    /// set of roots may still accept it).
+    fn untrusted(&self) -> bool {
+        matches!(self, EgressError::Http { error, .. } if untrusted(error))
+    }
+}
+
+impl fmt::Display for EgressError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            EgressError::Task(e) => write!(f, "checkip: {e}"),
+            EgressError::TimedOut(t) => write!(f, "checkip: timed out after {} ms", t.as_millis()),
+            EgressError::Http { url, error } => write!(f, "checkip {url}: {error}"),
+            EgressError::NotAnAddress { url } => {
+                write!(f, "checkip {url}: the answer is not an IP address")
+            }
+            EgressError::NoRoots => f.write_str(
+                "checkip: no trusted root certificates (system store empty, no CA bundle)",
+            ),
+            EgressError::NoTimeLeft { url } => write!(f, "checkip {url}: timed out"),
+            EgressError::BundleUnreadable { path, error } => {
+                write!(f, "cannot read CA bundle {}: {error}", path.display())
+            }
+            EgressError::BundleEmpty { path } => {
+                write!(f, "CA bundle {} holds no PEM certificate", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for EgressError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            EgressError::Task(e) => Some(e),
+            EgressError::Http { error, .. } => Some(error),
+            EgressError::BundleUnreadable { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
 
 /// GET `url`, trim the body and parse it as an IP address. Anything else — a
 /// status other than 2xx, a redirect, a body that is not one address, a TLS
@@ -21,7 +87,7 @@ pub async fn egress_ip(
     url: &str,
     ca_bundle: Option<&Path>,
     timeout: Duration,
-) -> Result<IpAddr, String> {
+) -> Result<IpAddr, EgressError> {
     let url = url.to_string();
     let bundle = ca_bundle.map(Path::to_path_buf);
     let job = tokio::task::spawn_blocking(move || fetch(&url, bundle.as_deref(), timeout));
@@ -29,21 +95,18 @@ pub async fn egress_ip(
     // (a stuck getaddrinfo): the blocking thread is then abandoned.
     match tokio::time::timeout(timeout + Duration::from_millis(50), job).await {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) => Err(format!("checkip: {e}")),
-        Err(_) => Err(format!(
-            "checkip: timed out after {} ms",
-            timeout.as_millis()
-        )),
+        Ok(Err(e)) => Err(EgressError::Task(e)),
+        Err(_) => Err(EgressError::TimedOut(timeout)),
     }
 }
 
-fn fetch(url: &str, ca_bundle: Option<&Path>, timeout: Duration) -> Result<IpAddr, String> {
+fn fetch(url: &str, ca_bundle: Option<&Path>, timeout: Duration) -> Result<IpAddr, EgressError> {
     let https = url
         .get(..8)
         .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
     if !https {
         // An http:// checkip URL costs no certificate parsing.
-        return get(url, None, timeout).map_err(String::from);
+        return get(url, None, timeout);
     }
     fetch_https(url, &files_trust(ca_bundle)?, &system_dirs_trust, timeout)
 }
@@ -57,49 +120,33 @@ fn fetch_https(
     files: &[Certificate<'static>],
     dirs: &dyn Fn() -> Vec<Certificate<'static>>,
     timeout: Duration,
-) -> Result<IpAddr, String> {
+) -> Result<IpAddr, EgressError> {
     let started = std::time::Instant::now();
     let first = (!files.is_empty()).then(|| get(url, Some(files.to_vec()), timeout));
     match first {
-        Some(Err(FetchError::Untrusted(_))) | None => {}
-        Some(r) => return r.map_err(String::from),
+        Some(Err(ref e)) if e.untrusted() => {}
+        None => {}
+        Some(r) => return r,
     }
     let mut all = files.to_vec();
     all.extend(dirs());
     if all.len() == files.len() {
-        return match first {
-            Some(r) => r.map_err(String::from),
-            None => Err(
-                "checkip: no trusted root certificates (system store empty, no CA bundle)".into(),
-            ),
-        };
+        return first.unwrap_or(Err(EgressError::NoRoots));
     }
     let left = timeout.saturating_sub(started.elapsed());
     if left.is_zero() {
-        return Err(format!("checkip {url}: timed out"));
+        return Err(EgressError::NoTimeLeft {
+            url: url.to_string(),
+        });
     }
-    get(url, Some(all), left).map_err(String::from)
-}
-
-enum FetchError {
-    /// The server's chain did not verify against the roots given.
-    Untrusted(String),
-    Other(String),
-}
-
-impl From<FetchError> for String {
-    fn from(e: FetchError) -> String {
-        match e {
-            FetchError::Untrusted(m) | FetchError::Other(m) => m,
-        }
-    }
+    get(url, Some(all), left)
 }
 
 fn get(
     url: &str,
     roots: Option<Vec<Certificate<'static>>>,
     timeout: Duration,
-) -> Result<IpAddr, FetchError> {
+) -> Result<IpAddr, EgressError> {
     let mut config = ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
         .http_status_as_error(true)
@@ -117,13 +164,9 @@ fn get(
         );
     }
     let agent = ureq::Agent::new_with_config(config.build());
-    let failed = |e: ureq::Error| {
-        let msg = format!("checkip {url}: {e}");
-        if untrusted(&e) {
-            FetchError::Untrusted(msg)
-        } else {
-            FetchError::Other(msg)
-        }
+    let failed = |error: ureq::Error| EgressError::Http {
+        url: url.to_string(),
+        error,
     };
     let mut resp = agent.get(url).call().map_err(failed)?;
     let body = resp
@@ -132,8 +175,9 @@ fn get(
         .limit(MAX_BODY)
         .read_to_string()
         .map_err(failed)?;
-    parse_ip(&body)
-        .ok_or_else(|| FetchError::Other(format!("checkip {url}: the answer is not an IP address")))
+    parse_ip(&body).ok_or_else(|| EgressError::NotAnAddress {
+        url: url.to_string(),
+    })
 }
 
 /// rustls refused the server's certificate (unknown issuer, or an issuer of the
@@ -159,7 +203,7 @@ fn parse_ip(body: &str) -> Option<IpAddr> {
 /// First tier: the PEM bundle of `AWS_CA_BUNDLE` / `ca_bundle` (an unreadable
 /// or empty one is an error, as for the CLI) plus the system's bundle file
 /// (`SSL_CERT_FILE`, else the file OpenSSL would find: openssl-probe).
-fn files_trust(ca_bundle: Option<&Path>) -> Result<Vec<Certificate<'static>>, String> {
+fn files_trust(ca_bundle: Option<&Path>) -> Result<Vec<Certificate<'static>>, EgressError> {
     let mut roots = match ca_bundle {
         Some(path) => load_bundle(path)?,
         None => Vec::new(),
@@ -185,9 +229,11 @@ fn system_dirs_trust() -> Vec<Certificate<'static>> {
 
 /// Every certificate of a PEM bundle; an unreadable file or one without any
 /// certificate is an error (the CLI refuses such a bundle too).
-fn load_bundle(path: &Path) -> Result<Vec<Certificate<'static>>, String> {
-    let pem = std::fs::read(path)
-        .map_err(|e| format!("cannot read CA bundle {}: {e}", path.display()))?;
+fn load_bundle(path: &Path) -> Result<Vec<Certificate<'static>>, EgressError> {
+    let pem = std::fs::read(path).map_err(|error| EgressError::BundleUnreadable {
+        path: path.to_path_buf(),
+        error,
+    })?;
     let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(&pem)
         .filter_map(|item| match item {
             Ok(PemItem::Certificate(c)) => Some(c),
@@ -195,10 +241,9 @@ fn load_bundle(path: &Path) -> Result<Vec<Certificate<'static>>, String> {
         })
         .collect();
     if certs.is_empty() {
-        return Err(format!(
-            "CA bundle {} holds no PEM certificate",
-            path.display()
-        ));
+        return Err(EgressError::BundleEmpty {
+            path: path.to_path_buf(),
+        });
     }
     Ok(certs)
 }
@@ -297,7 +342,7 @@ mod tests {
         std::fs::write(&empty, "no certificates here\n").unwrap();
         for p in [&missing, &empty] {
             let r = rt().block_on(egress_ip("https://127.0.0.1:9/", Some(p), T));
-            let err = r.unwrap_err();
+            let err = r.unwrap_err().to_string();
             assert!(err.contains("CA bundle"), "{err}");
         }
     }
@@ -407,7 +452,10 @@ mod tests {
             let ip = rt().block_on(egress_ip(&url, Some(&bundle), T)).unwrap();
             assert_eq!(ip, "203.0.113.7".parse::<IpAddr>().unwrap());
 
-            let err = rt().block_on(egress_ip(&url, None, T)).unwrap_err();
+            let err = rt()
+                .block_on(egress_ip(&url, None, T))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("checkip"), "{err}");
         }
 
@@ -446,7 +494,9 @@ mod tests {
             assert_eq!(asked.get(), 1);
             // Trusted nowhere: the certificate error, not a panic.
             let none = || Vec::new();
-            let err = fetch_https(&url, &unrelated, &none, T).unwrap_err();
+            let err = fetch_https(&url, &unrelated, &none, T)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("certificate"), "{err}");
         }
     }

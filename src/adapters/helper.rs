@@ -9,18 +9,20 @@
 //! only on a cold cache (once per TTL), where starting one more process costs
 //! ~2 ms of a budget of 50.
 
+use crate::adapters::child::{self, ChildError};
 use crate::adapters::environment;
 use crate::adapters::facts_cache::InstanceRec;
-use crate::adapters::probe::{self, ProbeRequest, Probed};
+use crate::adapters::probe::{self, ProbeError, ProbeRequest, Probed};
 use crate::core::process::ProcessPlan;
 use crate::core::profile::EnvMap;
 use crate::error::{Error, LocateError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::fmt;
+use std::io::{self, Read, Write};
 use std::net::IpAddr;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
 use std::time::Duration;
 
 /// The helper's first argument for a probe request (not a word a user types).
@@ -50,10 +52,69 @@ struct Answer {
     elapsed_ms: u64,
 }
 
+/// Why the helper gave no answer.
+#[derive(Debug)]
+pub enum HelperError {
+    /// Where this executable is, and so its helper, is unknown.
+    NoSelf(io::Error),
+    /// The helper at `helper` could not be run, or did not answer in time.
+    Run { helper: PathBuf, error: ChildError },
+    /// It exited with `status` and said nothing about it.
+    Failed { helper: PathBuf, status: ExitStatus },
+    /// It failed and said why (credential-process's own one-line message).
+    Said(String),
+    /// Its answer is not a probe answer.
+    Garbled(serde_json::Error),
+    /// credential-process wrote something that is not text.
+    NotText,
+}
+
+impl fmt::Display for HelperError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            HelperError::NoSelf(e) => write!(f, "cannot tell where this c9aws binary is: {e}"),
+            HelperError::Run {
+                helper,
+                error: ChildError::Spawn(e),
+            } if e.kind() == io::ErrorKind::NotFound => write!(
+                f,
+                "{}: not found; it is installed with c9aws (`cargo install --path .` installs \
+                 both) and must sit in the same directory ({e})",
+                helper.display()
+            ),
+            HelperError::Run { helper, error } => write!(f, "{}: {error}", helper.display()),
+            HelperError::Failed { helper, status } => {
+                write!(f, "{}: failed ({status})", helper.display())
+            }
+            HelperError::Said(msg) => f.write_str(msg),
+            HelperError::Garbled(e) => {
+                write!(
+                    f,
+                    "{HELPER} answered something else than a probe answer: {e}"
+                )
+            }
+            HelperError::NotText => write!(
+                f,
+                "{HELPER} credential-process wrote something that is not text"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for HelperError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            HelperError::NoSelf(e) => Some(e),
+            HelperError::Run { error, .. } => Some(error),
+            HelperError::Garbled(e) => Some(e),
+            HelperError::Failed { .. } | HelperError::Said(_) | HelperError::NotText => None,
+        }
+    }
+}
+
 /// `c9aws-probe` next to the running executable.
-pub fn path() -> Result<PathBuf, String> {
-    let exe = std::env::current_exe()
-        .map_err(|e| format!("cannot tell where this c9aws binary is: {e}"))?;
+pub fn path() -> Result<PathBuf, HelperError> {
+    let exe = std::env::current_exe().map_err(HelperError::NoSelf)?;
     Ok(exe.with_file_name(HELPER))
 }
 
@@ -74,36 +135,41 @@ pub fn probe(req: &ProbeRequest) -> Probed {
     let input = serde_json::to_vec(&wire).unwrap_or_default();
     let got = path().and_then(|helper| {
         run(
-            Command::new(&helper).arg(PROBE_WORD),
+            &helper,
+            &[PROBE_WORD],
             &input,
             deadline + START_MARGIN,
+            Stderr::Forward,
         )
-        .map_err(|e| match e {
-            Failure::Said(msg) | Failure::Helper(msg) => format!("{}: {msg}", helper.display()),
-        })
     });
-    let answer = got.and_then(|out| {
-        serde_json::from_slice::<Answer>(&out)
-            .map_err(|e| format!("{HELPER} answered something else than a probe answer: {e}"))
-    });
+    let answer =
+        got.and_then(|out| serde_json::from_slice::<Answer>(&out).map_err(HelperError::Garbled));
     match answer {
         Ok(a) => Probed {
-            instance: a.instance.map(|r| r.map(|i| (&i).into())),
-            egress: a.egress,
-            dns: a.dns,
+            instance: a
+                .instance
+                .map(|r| r.map(|i| (&i).into()).map_err(ProbeError::Reported)),
+            egress: a.egress.map(|r| r.map_err(ProbeError::Reported)),
+            dns: a
+                .dns
+                .into_iter()
+                .map(|(h, r)| (h, r.map_err(ProbeError::Reported)))
+                .collect(),
             elapsed: started.elapsed(),
             failure: None,
         },
-        Err(msg) => {
+        Err(e) => {
+            let e = std::sync::Arc::new(e);
+            let failed = || ProbeError::Helper(e.clone());
             let mut hosts = req.hosts.clone();
             hosts.sort();
             hosts.dedup();
             Probed {
-                instance: req.want_instance.then(|| Err(msg.clone())),
-                egress: req.want_egress.then(|| Err(msg.clone())),
-                dns: hosts.into_iter().map(|h| (h, Err(msg.clone()))).collect(),
+                instance: req.want_instance.then(|| Err(failed())),
+                egress: req.want_egress.then(|| Err(failed())),
+                dns: hosts.into_iter().map(|h| (h, Err(failed()))).collect(),
                 elapsed: started.elapsed(),
-                failure: Some(msg),
+                failure: Some(e),
             }
         }
     }
@@ -112,38 +178,25 @@ pub fn probe(req: &ProbeRequest) -> Probed {
 /// The instance role's credential_process JSON, from `c9aws-probe
 /// credential-process`. The JSON (a secret) stays in memory; on failure the
 /// helper's own one-line message.
-pub fn credentials(env: &EnvMap, role: Option<&str>) -> Result<String, Error> {
-    credentials_text(env, role).map_err(Error::Credentials)
+pub fn credentials(_env: &EnvMap, role: Option<&str>) -> Result<String, Error> {
+    fetch_credentials(role).map_err(|e| Error::Credentials(e.to_string()))
 }
 
-fn credentials_text(_env: &EnvMap, role: Option<&str>) -> Result<String, String> {
-    let helper = path()?;
-    let mut cmd = Command::new(&helper);
-    cmd.arg("credential-process");
+fn fetch_credentials(role: Option<&str>) -> Result<String, HelperError> {
+    let mut args = vec!["credential-process"];
     if let Some(r) = role {
-        cmd.arg("--role").arg(r);
+        args.extend(["--role", r]);
     }
-    cmd.stderr(Stdio::piped());
-    let out = run(&mut cmd, &[], CREDENTIALS_WAIT).map_err(|e| match e {
-        Failure::Said(msg) => msg,
-        Failure::Helper(msg) => format!("{}: {msg}", helper.display()),
-    })?;
+    let out = run(&path()?, &args, &[], CREDENTIALS_WAIT, Stderr::Message)?;
     String::from_utf8(out)
         .map(|s| s.trim_end().to_string())
-        .map_err(|_| format!("{HELPER} credential-process wrote something that is not text"))
-}
-
-enum Failure {
-    /// The helper ran and said why it failed (its stderr, when captured).
-    Said(String),
-    /// The helper could not be run, or did not answer in time.
-    Helper(String),
+        .map_err(|_| HelperError::NotText)
 }
 
 /// `c9aws-probe ARGS` (`credential-process`: the CLI reads its stdout and
 /// stderr as they are), to be exec'd in place of this process.
 pub fn process(args: &[std::ffi::OsString]) -> Result<ProcessPlan, Error> {
-    let helper = path().map_err(|e| Error::Locate(LocateError::NotFound(e)))?;
+    let helper = path().map_err(|e| Error::Locate(LocateError::NotFound(e.to_string())))?;
     Ok(ProcessPlan::new(helper).args(args.iter().cloned()))
 }
 
@@ -151,62 +204,55 @@ pub fn process(args: &[std::ffi::OsString]) -> Result<ProcessPlan, Error> {
 pub const MISSING_HINT: &str = "it is installed with c9aws (`cargo install --path .` \
                                 installs both) and must sit in the same directory";
 
-/// Starts `cmd` with `input` on stdin and returns its stdout if it exits 0
-/// within `wait`; else kills it and says why.
-fn run(cmd: &mut Command, input: &[u8], wait: Duration) -> Result<Vec<u8>, Failure> {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| {
-            Failure::Helper(match e.kind() {
-                std::io::ErrorKind::NotFound => format!(
-                    "not found; it is installed with c9aws (`cargo install --path .` installs \
-                     both) and must sit in the same directory ({e})"
-                ),
-                _ => format!("cannot start it: {e}"),
-            })
-        })?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A helper that exits before reading gets EPIPE here: its exit tells why.
-        let _ = stdin.write_all(input);
+/// What the helper's stderr is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stderr {
+    /// Passed on as it is (the probe: its debug lines, its complaints).
+    Forward,
+    /// On failure its debug lines are passed on and the rest is its message
+    /// (credential-process); on success it is dropped.
+    Message,
+}
+
+/// Runs `helper ARGS` with `input` on stdin and returns its stdout if it exits
+/// 0 within `wait`; else it is killed and the error says why.
+fn run(
+    helper: &Path,
+    args: &[&str],
+    input: &[u8],
+    wait: Duration,
+    stderr: Stderr,
+) -> Result<Vec<u8>, HelperError> {
+    let mut cmd = Command::new(helper);
+    cmd.args(args);
+    let f = child::run(&mut cmd, Some(input), wait).map_err(|error| HelperError::Run {
+        helper: helper.to_path_buf(),
+        error,
+    })?;
+    if stderr == Stderr::Forward {
+        let _ = io::stderr().write_all(&f.stderr);
     }
-    let mut stdout = child.stdout.take().expect("piped");
-    // stderr (when captured) drains on a thread of its own, so that a helper
-    // filling one pipe never blocks while the other is being read.
-    let stderr = child.stderr.take().map(|mut e| {
-        std::thread::spawn(move || {
-            let mut err = Vec::new();
-            let _ = e.read_to_end(&mut err);
-            err
-        })
-    });
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let _ = stdout.read_to_end(&mut out);
-        let err = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
-        let _ = tx.send((out, err));
-    });
-    let (out, err) = match rx.recv_timeout(wait) {
-        Ok(got) => got,
-        Err(_) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(Failure::Helper(format!(
-                "no answer within {} ms",
-                wait.as_millis()
-            )));
-        }
+    if f.status.success() {
+        return Ok(f.stdout);
+    }
+    let said = match stderr {
+        Stderr::Forward => String::new(),
+        Stderr::Message => message(&f.stderr),
     };
-    let status = child
-        .wait()
-        .map_err(|e| Failure::Helper(format!("cannot wait for it: {e}")))?;
-    if status.success() {
-        return Ok(out);
-    }
-    // Its debug lines are passed on as they are; the rest is its message.
-    let err = String::from_utf8_lossy(&err);
+    Err(if said.is_empty() {
+        HelperError::Failed {
+            helper: helper.to_path_buf(),
+            status: f.status,
+        }
+    } else {
+        HelperError::Said(said)
+    })
+}
+
+/// A failed credential-process's stderr: its debug lines are passed on as
+/// they are; the rest, joined, is its message.
+fn message(stderr: &[u8]) -> String {
+    let err = String::from_utf8_lossy(stderr);
     let mut said = Vec::new();
     for line in err.lines() {
         if line.starts_with("c9aws: debug:") {
@@ -218,12 +264,7 @@ fn run(cmd: &mut Command, input: &[u8], wait: Duration) -> Result<Vec<u8>, Failu
             );
         }
     }
-    let said = said.join("; ");
-    Err(if said.is_empty() {
-        Failure::Helper(format!("failed ({status})"))
-    } else {
-        Failure::Said(said.to_string())
-    })
+    said.join("; ")
 }
 
 /// The helper's side: one probe request on stdin, the answer on stdout.
@@ -247,10 +288,18 @@ pub fn serve() -> i32 {
         ca_bundle: req.ca_bundle,
         deadline: Duration::from_millis(req.deadline_ms),
     });
+    // Only the words of an error cross over.
+    let said = |e: ProbeError| e.to_string();
     let answer = Answer {
-        instance: got.instance.map(|r| r.map(|i| InstanceRec::from(&i))),
-        egress: got.egress,
-        dns: got.dns,
+        instance: got
+            .instance
+            .map(|r| r.map(|i| InstanceRec::from(&i)).map_err(said)),
+        egress: got.egress.map(|r| r.map_err(said)),
+        dns: got
+            .dns
+            .into_iter()
+            .map(|(h, r)| (h, r.map_err(said)))
+            .collect(),
         elapsed_ms: got.elapsed.as_millis() as u64,
     };
     let mut out = std::io::stdout().lock();

@@ -8,9 +8,10 @@
 use crate::adapters::environment::debug;
 use crate::core::profile::EnvMap;
 use crate::core::route::{Instance, Net4};
-use aws_config::imds::client::error::ImdsError;
+use aws_config::imds::client::error::ImdsError as ClientError;
 use aws_config::imds::Client;
 use aws_config::provider_config::ProviderConfig;
+use std::fmt;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -19,6 +20,67 @@ const READ_TIMEOUT: Duration = Duration::from_millis(500);
 const DEFAULT_ENDPOINT_V4: &str = "http://169.254.169.254";
 const DEFAULT_ENDPOINT_V6: &str = "http://[fd00:ec2::254]";
 const META: &str = "/latest/meta-data/";
+
+/// Why the instance's facts could not be read.
+#[derive(Debug)]
+pub enum ImdsError {
+    /// `AWS_EC2_METADATA_DISABLED=true`: nothing was asked.
+    Disabled,
+    /// The endpoint is not a URI.
+    Endpoint {
+        endpoint: String,
+        error: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// `mac` holds something other than a MAC address.
+    BadMac,
+    /// `item` answered with an HTTP status other than 200 and 404.
+    Status { item: String, status: u16 },
+    /// No session token for `item`: IMDS unreachable, or the token request
+    /// failed.
+    NoToken { item: String, unreachable: bool },
+    /// Any other failure of the client for `item` (boxed: the SDK's error
+    /// is large, and this one travels in every probe result).
+    Client {
+        item: String,
+        error: Box<ClientError>,
+    },
+    /// An address item is not an IPv4 address.
+    NotIpv4 { item: &'static str },
+}
+
+impl fmt::Display for ImdsError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            ImdsError::Disabled => f.write_str("disabled (AWS_EC2_METADATA_DISABLED=true)"),
+            ImdsError::Endpoint { endpoint, error } => {
+                write!(f, "invalid IMDS endpoint {endpoint:?}: {error}")
+            }
+            ImdsError::BadMac => f.write_str("IMDS mac is not a MAC address"),
+            ImdsError::Status { item, status } => write!(f, "IMDS {item}: HTTP {status}"),
+            ImdsError::NoToken { item, unreachable } => write!(
+                f,
+                "IMDS {item}: no session token ({})",
+                if *unreachable {
+                    "IMDS unreachable"
+                } else {
+                    "token request failed"
+                }
+            ),
+            ImdsError::Client { item, error } => write!(f, "IMDS {item}: {}", error_chain(error)),
+            ImdsError::NotIpv4 { item } => write!(f, "IMDS {item} is not an IPv4 address"),
+        }
+    }
+}
+
+impl std::error::Error for ImdsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ImdsError::Endpoint { error, .. } => Some(error.as_ref()),
+            ImdsError::Client { error, .. } => Some(error.as_ref()),
+            _ => None,
+        }
+    }
+}
 
 /// `AWS_EC2_METADATA_DISABLED=true` (any case), as botocore reads it.
 pub fn disabled(env: &EnvMap) -> bool {
@@ -52,25 +114,28 @@ pub fn endpoint(env: &EnvMap) -> String {
 
 /// An IMDS client builder for `ep` on a plain-HTTP connection: IMDS is never
 /// HTTPS, so no TLS stack (and no trust store) is loaded to reach it.
-pub(crate) fn client_builder(ep: &str) -> Result<aws_config::imds::client::Builder, String> {
+pub(crate) fn builder(ep: &str) -> Result<aws_config::imds::client::Builder, ImdsError> {
     let http = aws_smithy_http_client::Builder::new().build_http();
     Client::builder()
         .configure(&ProviderConfig::without_region().with_http_client(http))
         .endpoint(ep)
-        .map_err(|e| format!("invalid IMDS endpoint {ep:?}: {e}"))
+        .map_err(|error| ImdsError::Endpoint {
+            endpoint: ep.to_string(),
+            error,
+        })
 }
 
 /// The instance's network facts. `Err("disabled …")` without any request when
 /// `AWS_EC2_METADATA_DISABLED=true`; `Err` on any transport, token or status
 /// failure other than 404.
-pub async fn instance(env: &EnvMap) -> Result<Instance, String> {
+pub async fn instance(env: &EnvMap) -> Result<Instance, ImdsError> {
     if disabled(env) {
         debug(env, || "imds: disabled by AWS_EC2_METADATA_DISABLED".into());
-        return Err("disabled (AWS_EC2_METADATA_DISABLED=true)".into());
+        return Err(ImdsError::Disabled);
     }
     let ep = endpoint(env);
     debug(env, || format!("imds: endpoint {ep}"));
-    let client = client_builder(&ep)?
+    let client = builder(&ep)?
         .connect_timeout(CONNECT_TIMEOUT)
         .read_timeout(READ_TIMEOUT)
         .operation_attempt_timeout(CONNECT_TIMEOUT + READ_TIMEOUT)
@@ -96,7 +161,7 @@ pub async fn instance(env: &EnvMap) -> Result<Instance, String> {
 
     if let Some(mac) = out.mac.clone() {
         if !mac.chars().all(|c| c.is_ascii_hexdigit() || c == ':') {
-            return Err("IMDS mac is not a MAC address".into());
+            return Err(ImdsError::BadMac);
         }
         let base = format!("network/interfaces/macs/{mac}/");
         let (vpc_item, subnet_item, cidrs_item) = (
@@ -146,36 +211,33 @@ pub async fn instance(env: &EnvMap) -> Result<Instance, String> {
 }
 
 /// One metadata item, trimmed; `Ok(None)` on 404 or an empty value.
-async fn get(client: &Client, item: &str) -> Result<Option<String>, String> {
+async fn get(client: &Client, item: &str) -> Result<Option<String>, ImdsError> {
+    let named = || item.to_string();
     match client.get(format!("{META}{item}")).await {
         Ok(v) => {
             let v = v.as_ref().trim();
             Ok((!v.is_empty()).then(|| v.to_string()))
         }
-        Err(ImdsError::ErrorResponse(r)) if r.response().status().as_u16() == 404 => Ok(None),
-        Err(ImdsError::ErrorResponse(r)) => Err(format!(
-            "IMDS {item}: HTTP {}",
-            r.response().status().as_u16()
-        )),
-        Err(ImdsError::FailedToLoadToken(e)) => Err(format!(
-            "IMDS {item}: no session token ({})",
-            if e.is_dispatch_failure() {
-                "IMDS unreachable"
-            } else {
-                "token request failed"
-            }
-        )),
-        Err(e) => Err(format!("IMDS {item}: {}", error_chain(&e))),
+        Err(ClientError::ErrorResponse(r)) if r.response().status().as_u16() == 404 => Ok(None),
+        Err(ClientError::ErrorResponse(r)) => Err(ImdsError::Status {
+            item: named(),
+            status: r.response().status().as_u16(),
+        }),
+        Err(ClientError::FailedToLoadToken(e)) => Err(ImdsError::NoToken {
+            item: named(),
+            unreachable: e.is_dispatch_failure(),
+        }),
+        Err(error) => Err(ImdsError::Client {
+            item: named(),
+            error: Box::new(error),
+        }),
     }
 }
 
-fn ipv4(item: &str, v: Option<String>) -> Result<Option<Ipv4Addr>, String> {
+fn ipv4(item: &'static str, v: Option<String>) -> Result<Option<Ipv4Addr>, ImdsError> {
     match v {
         None => Ok(None),
-        Some(s) => s
-            .parse()
-            .map(Some)
-            .map_err(|_| format!("IMDS {item} is not an IPv4 address")),
+        Some(s) => s.parse().map(Some).map_err(|_| ImdsError::NotIpv4 { item }),
     }
 }
 
@@ -266,7 +328,7 @@ mod tests {
                 ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &srv.url()),
                 ("AWS_EC2_METADATA_DISABLED", v),
             ]);
-            let err = rt().block_on(instance(&e)).unwrap_err();
+            let err = rt().block_on(instance(&e)).unwrap_err().to_string();
             assert!(err.starts_with("disabled"), "{err}");
         }
         assert_eq!(srv.count(), 0);
@@ -291,7 +353,7 @@ mod tests {
             },
         ));
         let e = env(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", &srv.url())]);
-        let err = rt().block_on(instance(&e)).unwrap_err();
+        let err = rt().block_on(instance(&e)).unwrap_err().to_string();
         assert!(err.contains("401"), "{err}");
     }
 

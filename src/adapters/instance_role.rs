@@ -28,7 +28,7 @@ pub fn fetch(env: &EnvMap, role: Option<&str>) -> Result<String, Error> {
     }
     let ep = imds::endpoint(env);
     debug(env, || format!("credential-process: IMDS endpoint {ep}"));
-    let client = imds::client_builder(&ep)
+    let client = imds::builder(&ep)
         .map_err(|e| Error::Credentials(e.to_string()))?
         .connect_timeout(Duration::from_secs(1))
         .read_timeout(Duration::from_secs(2))

@@ -3,6 +3,7 @@
 
 pub mod aws_cli;
 pub mod aws_files;
+pub mod child;
 pub mod dns;
 pub mod egress;
 pub mod engine;

@@ -8,9 +8,9 @@
 use crate::adapters::engine::Engine;
 use crate::adapters::environment::debug;
 use crate::adapters::facts_cache::{self, FactsCache};
-use crate::adapters::probe::ProbeRequest;
+use crate::adapters::probe::{ProbeError, ProbeRequest};
 use crate::adapters::route_tables;
-use crate::adapters::settings::Settings;
+use crate::adapters::settings::{Settings, Ttls};
 use crate::core::plan::Plan;
 use crate::core::profile::EnvMap;
 use crate::core::route::NetFacts;
@@ -31,16 +31,6 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
-fn ttls(s: &Settings) -> facts_cache::Ttls {
-    facts_cache::Ttls {
-        instance: s.ttls.imds,
-        egress: s.ttls.egress,
-        dns: s.ttls.dns,
-        routing: s.ttls.route_tables,
-        ..facts_cache::Ttls::default()
-    }
-}
-
 /// What is still missing from `cache` for this call.
 struct Missing {
     instance: bool,
@@ -48,13 +38,7 @@ struct Missing {
     hosts: Vec<String>,
 }
 
-fn missing(
-    cache: &FactsCache,
-    plan: &Plan,
-    t: &facts_cache::Ttls,
-    now: u64,
-    refresh: bool,
-) -> Missing {
+fn missing(cache: &FactsCache, plan: &Plan, t: &Ttls, now: u64, refresh: bool) -> Missing {
     if !refresh && cache.instance_failed(now, t) {
         // No IMDS here lately: off EC2 nothing else is worth asking either.
         return Missing {
@@ -88,7 +72,7 @@ pub fn gather(
     s: &Settings,
     refresh: bool,
 ) -> NetFacts {
-    let t = ttls(s);
+    let t = s.ttls;
     let path = FactsCache::path(env);
     let load = || path.as_deref().map(FactsCache::load).unwrap_or_default();
     let mut cache = load();
@@ -148,7 +132,7 @@ fn probe_into(
     env: &EnvMap,
     plan: &Plan,
     s: &Settings,
-    t: &facts_cache::Ttls,
+    t: &Ttls,
     refresh: bool,
 ) {
     let m = missing(c, plan, t, now(), refresh);
@@ -222,8 +206,8 @@ fn record(
     c: &mut FactsCache,
     env: &EnvMap,
     s: &Settings,
-    egress: Option<Result<std::net::IpAddr, String>>,
-    dns: std::collections::BTreeMap<String, Result<Vec<std::net::IpAddr>, String>>,
+    egress: Option<Result<std::net::IpAddr, ProbeError>>,
+    dns: std::collections::BTreeMap<String, Result<Vec<std::net::IpAddr>, ProbeError>>,
 ) {
     match egress {
         Some(Ok(ip)) => c.set_egress(ip, now()),
@@ -244,14 +228,7 @@ fn finish(env: &EnvMap, started: std::time::Instant) {
     });
 }
 
-fn read_routing(
-    c: &mut FactsCache,
-    env: &EnvMap,
-    aws: &Path,
-    plan: &Plan,
-    s: &Settings,
-    t: &facts_cache::Ttls,
-) {
+fn read_routing(c: &mut FactsCache, env: &EnvMap, aws: &Path, plan: &Plan, s: &Settings, t: &Ttls) {
     let (Some(fb), Some(region)) = (s.policy.fallback_profile.as_deref(), plan.region.as_deref())
     else {
         return;
@@ -270,7 +247,7 @@ fn read_routing(
             c.set_routing_failed(region, &vpc, &subnet, now());
             eprintln!(
                 "c9aws: cannot read the route table of {subnet} with profile {fb}: {e}; S3/DynamoDB routes stay unknown for {} s",
-                t.routing
+                t.route_tables
             );
         }
     }
@@ -279,7 +256,7 @@ fn read_routing(
     });
 }
 
-fn facts_from(c: &FactsCache, plan: &Plan, t: &facts_cache::Ttls, now: u64) -> NetFacts {
+fn facts_from(c: &FactsCache, plan: &Plan, t: &Ttls, now: u64) -> NetFacts {
     let instance = c.instance(now, t);
     let routing = match (&instance, plan.region.as_deref()) {
         (Some(i), Some(region)) => match (&i.vpc_id, &i.subnet_id) {

@@ -4,13 +4,18 @@
 //! shut down in the background so that a getaddrinfo stuck on a blocking
 //! thread never holds the caller past the deadline.
 
+use crate::adapters::dns::{self, DnsError};
+use crate::adapters::egress::{self, EgressError};
 use crate::adapters::environment::debug;
-use crate::adapters::{dns, egress, imds};
+use crate::adapters::helper::HelperError;
+use crate::adapters::imds::{self, ImdsError};
 use crate::core::profile::EnvMap;
 use crate::core::route::Instance;
 use std::collections::BTreeMap;
+use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The longest deadline honoured; a longer one is cut to this.
@@ -33,16 +38,60 @@ pub struct ProbeRequest<'a> {
     pub deadline: Duration,
 }
 
+/// Why one fact was not learnt.
+#[derive(Debug)]
+pub enum ProbeError {
+    /// Unfinished at the deadline (the deadline it was given).
+    TimedOut(Duration),
+    /// The async runtime could not start.
+    Runtime(Arc<std::io::Error>),
+    Imds(ImdsError),
+    Egress(EgressError),
+    Dns(DnsError),
+    /// The `c9aws-probe` helper's error, in its words: only the text crosses
+    /// the process boundary.
+    Reported(String),
+    /// The helper could not be run, or gave no answer.
+    Helper(Arc<HelperError>),
+}
+
+impl fmt::Display for ProbeError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            ProbeError::TimedOut(t) => write!(f, "timed out after {} ms", t.as_millis()),
+            ProbeError::Runtime(e) => write!(f, "cannot start the async runtime: {e}"),
+            ProbeError::Imds(e) => write!(f, "{e}"),
+            ProbeError::Egress(e) => write!(f, "{e}"),
+            ProbeError::Dns(e) => write!(f, "{e}"),
+            ProbeError::Reported(msg) => f.write_str(msg),
+            ProbeError::Helper(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ProbeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ProbeError::Runtime(e) => Some(e.as_ref()),
+            ProbeError::Imds(e) => Some(e),
+            ProbeError::Egress(e) => Some(e),
+            ProbeError::Dns(e) => Some(e),
+            ProbeError::Helper(e) => Some(e.as_ref()),
+            ProbeError::TimedOut(_) | ProbeError::Reported(_) => None,
+        }
+    }
+}
+
 /// What came back. `None`: not asked for. `Err`: failed or unfinished.
 #[derive(Debug)]
 pub struct Probed {
-    pub instance: Option<Result<Instance, String>>,
-    pub egress: Option<Result<IpAddr, String>>,
-    pub dns: BTreeMap<String, Result<Vec<IpAddr>, String>>,
+    pub instance: Option<Result<Instance, ProbeError>>,
+    pub egress: Option<Result<IpAddr, ProbeError>>,
+    pub dns: BTreeMap<String, Result<Vec<IpAddr>, ProbeError>>,
     pub elapsed: Duration,
     /// The probe could not run at all (the `c9aws-probe` helper missing or
     /// broken): nothing was learnt, and nothing should be remembered.
-    pub failure: Option<String>,
+    pub failure: Option<Arc<HelperError>>,
 }
 
 /// Runs the wanted probes and returns within the deadline (plus scheduling
@@ -50,7 +99,7 @@ pub struct Probed {
 pub fn probe(req: &ProbeRequest) -> Probed {
     let start = Instant::now();
     let deadline = req.deadline.min(MAX_DEADLINE);
-    let timed_out = || format!("timed out after {} ms", deadline.as_millis());
+    let timed_out = || ProbeError::TimedOut(deadline);
     let mut hosts: Vec<String> = req.hosts.clone();
     hosts.sort();
     hosts.dedup();
@@ -75,11 +124,12 @@ pub fn probe(req: &ProbeRequest) -> Probed {
     {
         Ok(rt) => rt,
         Err(e) => {
-            let msg = format!("cannot start the async runtime: {e}");
-            out.instance = out.instance.map(|_| Err(msg.clone()));
-            out.egress = out.egress.map(|_| Err(msg.clone()));
+            let e = Arc::new(e);
+            let failed = || ProbeError::Runtime(e.clone());
+            out.instance = out.instance.map(|_| Err(failed()));
+            out.egress = out.egress.map(|_| Err(failed()));
             for v in out.dns.values_mut() {
-                *v = Err(msg.clone());
+                *v = Err(failed());
             }
             out.elapsed = start.elapsed();
             return out;
@@ -95,7 +145,7 @@ pub fn probe(req: &ProbeRequest) -> Probed {
         let instance = async {
             if req.want_instance {
                 let r = imds::instance(env).await;
-                slots.borrow_mut().instance = Some(r);
+                slots.borrow_mut().instance = Some(r.map_err(ProbeError::Imds));
             }
         };
         let egress = async {
@@ -103,12 +153,12 @@ pub fn probe(req: &ProbeRequest) -> Probed {
                 let r =
                     egress::egress_ip(&req.checkip_url, req.ca_bundle.as_deref(), egress_timeout)
                         .await;
-                slots.borrow_mut().egress = Some(r);
+                slots.borrow_mut().egress = Some(r.map_err(ProbeError::Egress));
             }
         };
         let names = async {
             let lookups = hosts.iter().map(|h| async {
-                let r = dns::resolve(h).await;
+                let r = dns::resolve(h).await.map_err(ProbeError::Dns);
                 slots.borrow_mut().dns.insert(h.clone(), r);
             });
             join_all(lookups).await;
@@ -235,7 +285,7 @@ mod tests {
             "{:?}",
             p.elapsed
         );
-        let ierr = p.instance.unwrap().unwrap_err();
+        let ierr = p.instance.unwrap().unwrap_err().to_string();
         assert!(ierr.contains("timed out after 250 ms"), "{ierr}");
         assert!(p.egress.unwrap().is_err());
         // DNS of localhost finished long before the deadline and is kept.

@@ -10,27 +10,171 @@
 //!
 //! Owns: the two command lines, their environment (`C9AWS_ACTIVE=1` so an `aws`
 //! shim that is c9aws passes through, no pager, no auto-prompt, stdin null),
-//! the deadline (the children run in their own process group, killed whole on
-//! expiry), and the tolerant reading of their JSON: which table is in force for
-//! the subnet (its explicit association, else the VPC's main table), which
-//! prefix lists that table sends to a `vpce-`, and the VPC's endpoints.
+//! and what a failed call means in words (which permission or credential is
+//! missing). The children are run by [`crate::adapters::child`] (own process
+//! group, killed whole at the deadline); their JSON is read by the pure
+//! [`crate::core::route_tables`].
 
 use crate::adapters::aws_cli::{ACTIVE_VAR, VIA_VAR};
+use crate::adapters::child::{self, ChildError, Deadline, Finished, Running};
 use crate::adapters::environment::debug;
 use crate::core::profile::EnvMap;
-use crate::core::route::{Routing, VpcEndpoint};
-use serde_json::Value;
-use std::io::Read;
-use std::os::unix::process::CommandExt;
-use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::time::{Duration, Instant};
+use crate::core::route::Routing;
+use crate::core::route_tables::{routing_from, RoutingError};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
 
-/// More output than this from one describe call is cut (and then fails to parse).
-const OUTPUT_LIMIT: u64 = 64 << 20;
 /// Longest error line quoted back (the CLI appends long encoded messages).
 const ERROR_LINE_LIMIT: usize = 300;
+
+/// Running the real CLI went wrong (not: it ran and said no).
+#[derive(Debug)]
+pub struct CliRunError {
+    aws: PathBuf,
+    error: ChildError,
+}
+
+impl fmt::Display for CliRunError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match &self.error {
+            ChildError::Spawn(e) => write!(f, "cannot run {}: {e}", self.aws.display()),
+            ChildError::Timeout(_) => write!(f, "{}", self.error),
+            ChildError::Wait(e) => write!(f, "cannot wait for the CLI: {e}"),
+            ChildError::LostOutput => f.write_str("lost the CLI's output"),
+        }
+    }
+}
+
+impl std::error::Error for CliRunError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+/// What a describe call's failure is most likely about, from its error line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The fallback may not call the operation.
+    NotPermitted,
+    /// AWS does not accept the fallback's credentials.
+    CredentialsRefused,
+    /// The CLI does not know the profile.
+    UnknownProfile,
+    /// The profile resolves to no credentials.
+    NoCredentials,
+    Other,
+}
+
+impl Refusal {
+    fn of(line: &str) -> Refusal {
+        let any = |words: &[&str]| words.iter().any(|w| line.contains(w));
+        if any(&["AccessDenied", "UnauthorizedOperation", "not authorized"]) {
+            Refusal::NotPermitted
+        } else if any(&[
+            "InvalidClientTokenId",
+            "AuthFailure",
+            "ExpiredToken",
+            "UnrecognizedClient",
+        ]) {
+            Refusal::CredentialsRefused
+        } else if line.contains("could not be found") {
+            Refusal::UnknownProfile
+        } else if line.contains("Unable to locate credentials") {
+            Refusal::NoCredentials
+        } else {
+            Refusal::Other
+        }
+    }
+}
+
+/// Why the routing could not be read.
+#[derive(Debug)]
+pub enum RouteTableError {
+    /// The CLI could not be started.
+    Start(CliRunError),
+    /// A describe call did not finish (deadline, lost output).
+    Unfinished {
+        operation: &'static str,
+        profile: String,
+        error: CliRunError,
+    },
+    /// A describe call succeeded but printed something that is not text.
+    NotUtf8 { operation: &'static str },
+    /// A describe call failed: `exit` is its status (`None`: killed by a
+    /// signal), `line` the first line of its error output, shortened.
+    Failed {
+        operation: &'static str,
+        profile: String,
+        refusal: Refusal,
+        exit: Option<i32>,
+        line: String,
+    },
+    /// Both calls answered, but their JSON makes no routing.
+    Unreadable(RoutingError),
+}
+
+impl fmt::Display for RouteTableError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            RouteTableError::Start(e) => write!(f, "{e}"),
+            RouteTableError::Unfinished {
+                operation,
+                profile,
+                error,
+            } => write!(f, "ec2:{operation} with profile {profile}: {error}"),
+            RouteTableError::NotUtf8 { operation } => {
+                write!(f, "ec2:{operation}: the CLI's output is not UTF-8")
+            }
+            RouteTableError::Failed {
+                operation,
+                profile,
+                refusal,
+                exit,
+                line,
+            } => {
+                match refusal {
+                    Refusal::NotPermitted => {
+                        write!(f, "the fallback profile {profile} may not ec2:{operation}")
+                    }
+                    Refusal::CredentialsRefused => write!(
+                        f,
+                        "AWS refused the credentials of the fallback profile {profile} for ec2:{operation}"
+                    ),
+                    Refusal::UnknownProfile => write!(
+                        f,
+                        "the fallback profile {profile} is not configured for the CLI"
+                    ),
+                    Refusal::NoCredentials => {
+                        write!(f, "the fallback profile {profile} has no credentials")
+                    }
+                    Refusal::Other => write!(f, "ec2:{operation} with profile {profile} failed"),
+                }?;
+                match exit {
+                    Some(c) => write!(f, " (exit {c}")?,
+                    None => f.write_str(" (killed by a signal")?,
+                }
+                if line.is_empty() {
+                    f.write_str(")")
+                } else {
+                    write!(f, ": {line})")
+                }
+            }
+            RouteTableError::Unreadable(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for RouteTableError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RouteTableError::Start(e) | RouteTableError::Unfinished { error: e, .. } => Some(e),
+            RouteTableError::Unreadable(e) => Some(e),
+            RouteTableError::NotUtf8 { .. } | RouteTableError::Failed { .. } => None,
+        }
+    }
+}
 
 /// Reads the routing in force for `subnet_id` of `vpc_id`. Both describe calls
 /// must succeed: without the endpoints a gateway route cannot be told apart
@@ -43,8 +187,8 @@ pub fn read(
     subnet_id: &str,
     env: &EnvMap,
     timeout: Duration,
-) -> Result<Routing, String> {
-    let deadline = Instant::now() + timeout;
+) -> Result<Routing, RouteTableError> {
+    let deadline = Deadline::after(timeout);
     let filter = format!("Name=vpc-id,Values={vpc_id}");
     let args = |op: &str| -> Vec<String> {
         [
@@ -69,23 +213,27 @@ pub fn read(
             aws.display()
         )
     });
-    let mut tables = Running::spawn(aws, &args("describe-route-tables"))
-        .map_err(|e| format!("cannot run {}: {e}", aws.display()))?;
-    let mut endpoints = Running::spawn(aws, &args("describe-vpc-endpoints"))
-        .map_err(|e| format!("cannot run {}: {e}", aws.display()))?;
+    let start = |op: &str| {
+        Running::spawn(&mut command(aws, &args(op)), None).map_err(|error| {
+            RouteTableError::Start(CliRunError {
+                aws: aws.to_path_buf(),
+                error,
+            })
+        })
+    };
+    let tables = start("describe-route-tables")?;
+    let endpoints = start("describe-vpc-endpoints")?;
     // Both run concurrently; waiting for one then the other costs nothing extra.
     // On the first failure `Running`'s Drop kills the other at once.
-    let t = check(
-        "DescribeRouteTables",
-        profile,
-        tables.finish(deadline, timeout),
-    )?;
-    let e = check(
-        "DescribeVpcEndpoints",
-        profile,
-        endpoints.finish(deadline, timeout),
-    )?;
-    let routing = routing_from(&t, &e, vpc_id, subnet_id)?;
+    let finished = |r: Running| {
+        r.finish(deadline).map_err(|error| CliRunError {
+            aws: aws.to_path_buf(),
+            error,
+        })
+    };
+    let t = check("DescribeRouteTables", profile, finished(tables))?;
+    let e = check("DescribeVpcEndpoints", profile, finished(endpoints))?;
+    let routing = routing_from(&t, &e, vpc_id, subnet_id).map_err(RouteTableError::Unreadable)?;
     debug(env, || {
         format!(
             "route table {} for {subnet_id}: {} prefix-list route(s) to endpoints, {} endpoint(s) in {vpc_id}",
@@ -97,258 +245,29 @@ pub fn read(
     Ok(routing)
 }
 
-/// Builds the routing from the two JSON documents (`--output json`).
-pub fn routing_from(
-    route_tables_json: &str,
-    endpoints_json: &str,
-    vpc_id: &str,
-    subnet_id: &str,
-) -> Result<Routing, String> {
-    let tables: Value = serde_json::from_str(route_tables_json)
-        .map_err(|e| format!("unreadable describe-route-tables output: {e}"))?;
-    let eps: Value = serde_json::from_str(endpoints_json)
-        .map_err(|e| format!("unreadable describe-vpc-endpoints output: {e}"))?;
-    let table = pick_table(&tables, subnet_id).ok_or_else(|| {
-        format!("no route table of {vpc_id} applies to {subnet_id} (neither an explicit association nor a main table)")
-    })?;
-    Ok(Routing {
-        route_table_id: Some(str_of(table, "RouteTableId")).filter(|s| !s.is_empty()),
-        prefix_list_routes: prefix_list_routes(table),
-        endpoints: endpoints(&eps),
-    })
+/// The real CLI as the route-table reads run it: marked as run by c9aws, no
+/// pager, no auto-prompt.
+fn command(aws: &Path, args: &[String]) -> Command {
+    let mut cmd = Command::new(aws);
+    cmd.args(args)
+        .env(ACTIVE_VAR, "1")
+        .env(VIA_VAR, aws)
+        .env("AWS_PAGER", "")
+        .env("AWS_CLI_AUTO_PROMPT", "off");
+    cmd
 }
 
-fn str_of(v: &Value, key: &str) -> String {
-    v.get(key)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
-}
-
-fn array<'a>(v: &'a Value, key: &str) -> &'a [Value] {
-    v.get(key)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-}
-
-/// An association that is (still) in force: no state given, or `associated`/`associating`.
-fn association_live(a: &Value) -> bool {
-    match a.pointer("/AssociationState/State").and_then(Value::as_str) {
-        None => true,
-        Some(s) => matches!(s, "associated" | "associating"),
-    }
-}
-
-/// The subnet's explicitly associated table, else the VPC's main table.
-fn pick_table<'a>(tables: &'a Value, subnet_id: &str) -> Option<&'a Value> {
-    let all = array(tables, "RouteTables");
-    let has = |t: &Value, pred: &dyn Fn(&Value) -> bool| {
-        array(t, "Associations")
-            .iter()
-            .any(|a| association_live(a) && pred(a))
-    };
-    all.iter()
-        .find(|t| {
-            has(t, &|a| {
-                a.get("SubnetId").and_then(Value::as_str) == Some(subnet_id)
-            })
-        })
-        .or_else(|| {
-            all.iter()
-                .find(|t| has(t, &|a| a.get("Main").and_then(Value::as_bool) == Some(true)))
-        })
-}
-
-/// Routes of the table that send a prefix list to a gateway endpoint, except
-/// blackholed ones (their endpoint is gone).
-fn prefix_list_routes(table: &Value) -> Vec<(String, String)> {
-    array(table, "Routes")
-        .iter()
-        .filter(|r| r.get("State").and_then(Value::as_str) != Some("blackhole"))
-        .filter_map(|r| {
-            let pl = r.get("DestinationPrefixListId")?.as_str()?;
-            let gw = r.get("GatewayId")?.as_str()?;
-            gw.starts_with("vpce-")
-                .then(|| (pl.to_string(), gw.to_string()))
-        })
-        .collect()
-}
-
-/// The VPC's endpoints, except those that no longer carry traffic.
-fn endpoints(eps: &Value) -> Vec<VpcEndpoint> {
-    array(eps, "VpcEndpoints")
-        .iter()
-        .filter(|e| {
-            let state = e.get("State").and_then(Value::as_str).unwrap_or_default();
-            !matches!(
-                state.to_ascii_lowercase().as_str(),
-                "deleting" | "deleted" | "rejected" | "failed" | "expired"
-            )
-        })
-        .filter_map(|e| {
-            let id = str_of(e, "VpcEndpointId");
-            (!id.is_empty()).then(|| VpcEndpoint {
-                id,
-                kind: str_of(e, "VpcEndpointType"),
-                service_name: str_of(e, "ServiceName"),
-                route_table_ids: array(e, "RouteTableIds")
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect(),
-                private_dns: e
-                    .get("PrivateDnsEnabled")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
-            })
-        })
-        .collect()
-}
-
-/// What one describe call left behind.
-pub(crate) struct Finished {
-    pub(crate) status: ExitStatus,
-    pub(crate) stdout: Vec<u8>,
-    pub(crate) stderr: Vec<u8>,
-}
-
-/// One run of the real CLI as the route-table reads run it (own process
-/// group, pipes drained, killed with its children after `timeout`).
+/// One run of the real CLI as the route-table reads run it (stdin null, own
+/// process group, pipes drained, killed with its children after `timeout`).
 pub(crate) fn run_bounded(
     aws: &Path,
     args: &[String],
     timeout: Duration,
-) -> Result<Finished, String> {
-    let mut r =
-        Running::spawn(aws, args).map_err(|e| format!("cannot run {}: {e}", aws.display()))?;
-    r.finish(Instant::now() + timeout, timeout)
-}
-
-/// One describe call: a child in its own process group, its output drained by
-/// two threads (so a large answer cannot fill a pipe and stall it).
-struct Running {
-    child: Child,
-    reaped: bool,
-    stdout: Receiver<Vec<u8>>,
-    stderr: Receiver<Vec<u8>>,
-}
-
-fn drain(r: impl Read + Send + 'static) -> Receiver<Vec<u8>> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = r.take(OUTPUT_LIMIT).read_to_end(&mut buf);
-        let _ = tx.send(buf);
-    });
-    rx
-}
-
-impl Running {
-    fn spawn(aws: &Path, args: &[String]) -> std::io::Result<Running> {
-        let mut attempt = 0;
-        let mut child = loop {
-            let spawned = Command::new(aws)
-                .args(args)
-                .env(ACTIVE_VAR, "1")
-                .env(VIA_VAR, aws)
-                .env("AWS_PAGER", "")
-                .env("AWS_CLI_AUTO_PROMPT", "off")
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                // Own group: on expiry the whole tree (a wrapper script, its
-                // children) is killed, not just the direct child.
-                .process_group(0)
-                .spawn();
-            match spawned {
-                // A script just written by another thread of this process may
-                // still be open for writing in a concurrently forked child.
-                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && attempt < 10 => {
-                    attempt += 1;
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                other => break other?,
-            }
-        };
-        let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(std::io::Error::other("no pipes to the child"));
-        };
-        Ok(Running {
-            child,
-            reaped: false,
-            stdout: drain(out),
-            stderr: drain(err),
-        })
-    }
-
-    fn kill(&mut self) {
-        if !self.reaped {
-            if let Ok(pid) = libc::pid_t::try_from(self.child.id()) {
-                // SAFETY: signals the process group this child leads (it was
-                // spawned with process_group(0) and has not been reaped, so the
-                // id cannot have been reused).
-                unsafe {
-                    libc::kill(-pid, libc::SIGKILL);
-                }
-            }
-            let _ = self.child.wait();
-            self.reaped = true;
-        }
-    }
-
-    /// Waits for the child and its output until `deadline`; kills it after.
-    fn finish(&mut self, deadline: Instant, timeout: Duration) -> Result<Finished, String> {
-        let expired = || format!("no answer within {} ms", timeout.as_millis());
-        let status = loop {
-            match self.child.try_wait() {
-                Ok(Some(s)) => {
-                    self.reaped = true;
-                    break s;
-                }
-                Ok(None) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        self.kill();
-                        return Err(expired());
-                    }
-                    std::thread::sleep((deadline - now).min(Duration::from_millis(5)));
-                }
-                Err(e) => {
-                    self.kill();
-                    return Err(format!("cannot wait for the CLI: {e}"));
-                }
-            }
-        };
-        // The child is gone; a grandchild could still hold the pipes open.
-        let take = |rx: &Receiver<Vec<u8>>| {
-            rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .map_err(|e| match e {
-                    RecvTimeoutError::Timeout => expired(),
-                    RecvTimeoutError::Disconnected => "lost the CLI's output".to_string(),
-                })
-        };
-        let stdout = take(&self.stdout);
-        let stderr = take(&self.stderr);
-        match (stdout, stderr) {
-            (Ok(stdout), Ok(stderr)) => Ok(Finished {
-                status,
-                stdout,
-                stderr,
-            }),
-            // The leader is reaped, so its id may be reused: stragglers are
-            // not signalled, they end on their own (or on a closed pipe).
-            (Err(e), _) | (_, Err(e)) => Err(e),
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.kill();
-    }
+) -> Result<Finished, CliRunError> {
+    child::run(&mut command(aws, args), None, timeout).map_err(|error| CliRunError {
+        aws: aws.to_path_buf(),
+        error,
+    })
 }
 
 /// The first non-empty line of the CLI's error output, shortened.
@@ -367,313 +286,36 @@ fn first_line(stderr: &[u8]) -> String {
     }
 }
 
-/// The call's JSON, or why there is none, in words.
+/// The call's JSON, or why there is none.
 fn check(
-    operation: &str,
+    operation: &'static str,
     profile: &str,
-    finished: Result<Finished, String>,
-) -> Result<String, String> {
-    let f = finished.map_err(|e| format!("ec2:{operation} with profile {profile}: {e}"))?;
+    finished: Result<Finished, CliRunError>,
+) -> Result<String, RouteTableError> {
+    let f = finished.map_err(|error| RouteTableError::Unfinished {
+        operation,
+        profile: profile.to_string(),
+        error,
+    })?;
     if f.status.success() {
-        return String::from_utf8(f.stdout)
-            .map_err(|_| format!("ec2:{operation}: the CLI's output is not UTF-8"));
+        return String::from_utf8(f.stdout).map_err(|_| RouteTableError::NotUtf8 { operation });
     }
     let line = first_line(&f.stderr);
-    let how = match f.status.code() {
-        Some(c) => format!("exit {c}"),
-        None => "killed by a signal".to_string(),
-    };
-    let why = if ["AccessDenied", "UnauthorizedOperation", "not authorized"]
-        .iter()
-        .any(|s| line.contains(s))
-    {
-        format!("the fallback profile {profile} may not ec2:{operation}")
-    } else if [
-        "InvalidClientTokenId",
-        "AuthFailure",
-        "ExpiredToken",
-        "UnrecognizedClient",
-    ]
-    .iter()
-    .any(|s| line.contains(s))
-    {
-        format!("AWS refused the credentials of the fallback profile {profile} for ec2:{operation}")
-    } else if line.contains("could not be found") {
-        format!("the fallback profile {profile} is not configured for the CLI")
-    } else if line.contains("Unable to locate credentials") {
-        format!("the fallback profile {profile} has no credentials")
-    } else {
-        format!("ec2:{operation} with profile {profile} failed")
-    };
-    Err(if line.is_empty() {
-        format!("{why} ({how})")
-    } else {
-        format!("{why} ({how}: {line})")
+    Err(RouteTableError::Failed {
+        operation,
+        profile: profile.to_string(),
+        refusal: Refusal::of(&line),
+        exit: f.status.code(),
+        line,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::route_tables::fixtures::{ENDPOINTS, TABLES_EXPLICIT};
     use std::os::unix::fs::PermissionsExt;
-
-    /// A subnet with its own table (explicit association) holding S3 and
-    /// DynamoDB gateway routes; the main table has none. Shaped like real
-    /// `aws ec2 describe-route-tables --output json` output.
-    const TABLES_EXPLICIT: &str = r#"{
-    "RouteTables": [
-        {
-            "Associations": [
-                {
-                    "Main": true,
-                    "RouteTableAssociationId": "rtbassoc-0aaa1111bbbb2222c",
-                    "RouteTableId": "rtb-0main000000000001",
-                    "AssociationState": { "State": "associated" }
-                }
-            ],
-            "PropagatingVgws": [],
-            "RouteTableId": "rtb-0main000000000001",
-            "Routes": [
-                { "DestinationCidrBlock": "10.0.0.0/16", "GatewayId": "local", "Origin": "CreateRouteTable", "State": "active" },
-                { "DestinationCidrBlock": "0.0.0.0/0", "GatewayId": "igw-0123456789abcdef0", "Origin": "CreateRoute", "State": "active" }
-            ],
-            "Tags": [],
-            "VpcId": "vpc-0abc",
-            "OwnerId": "123456789012"
-        },
-        {
-            "Associations": [
-                {
-                    "Main": false,
-                    "RouteTableAssociationId": "rtbassoc-0ddd3333eeee4444f",
-                    "RouteTableId": "rtb-0priv00000000002",
-                    "SubnetId": "subnet-0priv",
-                    "AssociationState": { "State": "associated" }
-                },
-                {
-                    "Main": false,
-                    "RouteTableAssociationId": "rtbassoc-0old",
-                    "RouteTableId": "rtb-0priv00000000002",
-                    "SubnetId": "subnet-0gone",
-                    "AssociationState": { "State": "disassociated" }
-                }
-            ],
-            "PropagatingVgws": [],
-            "RouteTableId": "rtb-0priv00000000002",
-            "Routes": [
-                { "DestinationCidrBlock": "10.0.0.0/16", "GatewayId": "local", "Origin": "CreateRouteTable", "State": "active" },
-                { "DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": "nat-0123456789abcdef0", "Origin": "CreateRoute", "State": "active" },
-                { "DestinationPrefixListId": "pl-61a54008", "GatewayId": "vpce-0s3gw0000000001", "Origin": "CreateRoute", "State": "active" },
-                { "DestinationPrefixListId": "pl-78a54011", "GatewayId": "vpce-0ddbgw000000001", "Origin": "CreateRoute", "State": "active" },
-                { "DestinationPrefixListId": "pl-0customer", "TransitGatewayId": "tgw-0123", "Origin": "CreateRoute", "State": "active" },
-                { "DestinationPrefixListId": "pl-00dead", "GatewayId": "vpce-0deleted", "Origin": "CreateRoute", "State": "blackhole" }
-            ],
-            "Tags": [ { "Key": "Name", "Value": "private" } ],
-            "VpcId": "vpc-0abc",
-            "OwnerId": "123456789012"
-        }
-    ]
-}"#;
-
-    const ENDPOINTS: &str = r#"{
-    "VpcEndpoints": [
-        {
-            "VpcEndpointId": "vpce-0s3gw0000000001",
-            "VpcEndpointType": "Gateway",
-            "VpcId": "vpc-0abc",
-            "ServiceName": "com.amazonaws.ap-northeast-1.s3",
-            "State": "available",
-            "PolicyDocument": "{\"Version\":\"2008-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"*\",\"Resource\":\"*\"}]}",
-            "RouteTableIds": [ "rtb-0priv00000000002" ],
-            "SubnetIds": [],
-            "Groups": [],
-            "PrivateDnsEnabled": false,
-            "RequesterManaged": false,
-            "NetworkInterfaceIds": [],
-            "DnsEntries": [],
-            "CreationTimestamp": "2026-10-01T09:00:00+00:00",
-            "OwnerId": "123456789012"
-        },
-        {
-            "VpcEndpointId": "vpce-0ddbgw000000001",
-            "VpcEndpointType": "Gateway",
-            "VpcId": "vpc-0abc",
-            "ServiceName": "com.amazonaws.ap-northeast-1.dynamodb",
-            "State": "available",
-            "RouteTableIds": [ "rtb-0priv00000000002" ],
-            "PrivateDnsEnabled": false
-        },
-        {
-            "VpcEndpointId": "vpce-0sts0000000000001",
-            "VpcEndpointType": "Interface",
-            "VpcId": "vpc-0abc",
-            "ServiceName": "com.amazonaws.ap-northeast-1.sts",
-            "State": "available",
-            "RouteTableIds": [],
-            "SubnetIds": [ "subnet-0priv", "subnet-0pub" ],
-            "Groups": [ { "GroupId": "sg-0123", "GroupName": "default" } ],
-            "IpAddressType": "ipv4",
-            "DnsOptions": { "DnsRecordIpType": "ipv4" },
-            "PrivateDnsEnabled": true,
-            "NetworkInterfaceIds": [ "eni-0aaa", "eni-0bbb" ],
-            "DnsEntries": [
-                { "DnsName": "vpce-0sts0000000000001-abcd1234.sts.ap-northeast-1.vpce.amazonaws.com", "HostedZoneId": "Z2E726K9Y6RL4W" },
-                { "DnsName": "sts.ap-northeast-1.amazonaws.com", "HostedZoneId": "Z0123" }
-            ]
-        },
-        {
-            "VpcEndpointId": "vpce-0gone",
-            "VpcEndpointType": "Interface",
-            "ServiceName": "com.amazonaws.ap-northeast-1.ssm",
-            "State": "deleted",
-            "PrivateDnsEnabled": true
-        }
-    ]
-}"#;
-
-    /// No explicit association for the subnet: the main table is in force.
-    const TABLES_MAIN_ONLY: &str = r#"{
-    "RouteTables": [
-        {
-            "Associations": [
-                { "Main": false, "RouteTableId": "rtb-0other", "SubnetId": "subnet-0other",
-                  "AssociationState": { "State": "associated" } }
-            ],
-            "RouteTableId": "rtb-0other",
-            "Routes": [
-                { "DestinationPrefixListId": "pl-61a54008", "GatewayId": "vpce-0s3gw0000000001", "State": "active" }
-            ],
-            "VpcId": "vpc-0abc"
-        },
-        {
-            "Associations": [ { "Main": true, "RouteTableId": "rtb-0main" } ],
-            "RouteTableId": "rtb-0main",
-            "Routes": [
-                { "DestinationCidrBlock": "0.0.0.0/0", "GatewayId": "igw-0123", "State": "active" }
-            ],
-            "VpcId": "vpc-0abc"
-        }
-    ]
-}"#;
-
-    #[test]
-    fn explicit_association_with_gateway_endpoints() {
-        let r = routing_from(TABLES_EXPLICIT, ENDPOINTS, "vpc-0abc", "subnet-0priv").unwrap();
-        assert_eq!(r.route_table_id.as_deref(), Some("rtb-0priv00000000002"));
-        assert_eq!(
-            r.prefix_list_routes,
-            vec![
-                (
-                    "pl-61a54008".to_string(),
-                    "vpce-0s3gw0000000001".to_string()
-                ),
-                (
-                    "pl-78a54011".to_string(),
-                    "vpce-0ddbgw000000001".to_string()
-                ),
-            ]
-        );
-        assert_eq!(r.endpoints.len(), 3, "the deleted endpoint is dropped");
-        let s3 = &r.endpoints[0];
-        assert_eq!(
-            s3,
-            &VpcEndpoint {
-                id: "vpce-0s3gw0000000001".into(),
-                kind: "Gateway".into(),
-                service_name: "com.amazonaws.ap-northeast-1.s3".into(),
-                route_table_ids: vec!["rtb-0priv00000000002".into()],
-                private_dns: false,
-            }
-        );
-        assert_eq!(
-            r.endpoints[1].service_name,
-            "com.amazonaws.ap-northeast-1.dynamodb"
-        );
-        assert_eq!(r.endpoints[1].kind, "Gateway");
-        let sts = &r.endpoints[2];
-        assert_eq!(sts.kind, "Interface");
-        assert!(sts.private_dns);
-        assert!(sts.route_table_ids.is_empty());
-    }
-
-    #[test]
-    fn main_table_when_no_explicit_association() {
-        // A subnet without its own table, in the VPC of TABLES_EXPLICIT.
-        let r = routing_from(TABLES_EXPLICIT, ENDPOINTS, "vpc-0abc", "subnet-0pub").unwrap();
-        assert_eq!(r.route_table_id.as_deref(), Some("rtb-0main000000000001"));
-        assert!(r.prefix_list_routes.is_empty());
-        // A disassociated subnet falls back to the main table too.
-        let r = routing_from(TABLES_EXPLICIT, ENDPOINTS, "vpc-0abc", "subnet-0gone").unwrap();
-        assert_eq!(r.route_table_id.as_deref(), Some("rtb-0main000000000001"));
-        let r = routing_from(
-            TABLES_MAIN_ONLY,
-            r#"{"VpcEndpoints":[]}"#,
-            "vpc-0abc",
-            "subnet-0x",
-        )
-        .unwrap();
-        assert_eq!(r.route_table_id.as_deref(), Some("rtb-0main"));
-        assert!(r.prefix_list_routes.is_empty());
-        assert!(r.endpoints.is_empty());
-    }
-
-    #[test]
-    fn tolerant_of_missing_fields_and_odd_types() {
-        let tables = r#"{"RouteTables":[
-            {"RouteTableId":"rtb-1","Associations":[{"SubnetId":"subnet-1"}],
-             "Routes":[{"DestinationPrefixListId":"pl-1","GatewayId":"vpce-1"},
-                       {"DestinationPrefixListId":7,"GatewayId":"vpce-2"},
-                       {"GatewayId":"vpce-3"}, "nonsense", null]},
-            {"Associations":"not a list"}, 42]}"#;
-        let eps = r#"{"VpcEndpoints":[{"VpcEndpointId":"vpce-1"},{"ServiceName":"no id"},
-                      {"VpcEndpointId":"vpce-2","RouteTableIds":["rtb-1",5],"PrivateDnsEnabled":"yes"}]}"#;
-        let r = routing_from(tables, eps, "vpc-1", "subnet-1").unwrap();
-        assert_eq!(r.route_table_id.as_deref(), Some("rtb-1"));
-        assert_eq!(r.prefix_list_routes, vec![("pl-1".into(), "vpce-1".into())]);
-        assert_eq!(r.endpoints.len(), 2);
-        assert_eq!(r.endpoints[0].kind, "");
-        assert_eq!(r.endpoints[1].route_table_ids, vec!["rtb-1".to_string()]);
-        assert!(!r.endpoints[1].private_dns);
-        // No table applies at all: an error, not an empty (= "public") routing.
-        assert!(routing_from("{}", "{}", "vpc-1", "subnet-1")
-            .unwrap_err()
-            .contains("no route table"));
-        assert!(routing_from("[]", "null", "vpc-1", "subnet-1").is_err());
-        assert!(routing_from("not json", "{}", "vpc-1", "subnet-1")
-            .unwrap_err()
-            .contains("describe-route-tables"));
-        assert!(routing_from(TABLES_MAIN_ONLY, "{", "vpc-1", "subnet-1")
-            .unwrap_err()
-            .contains("describe-vpc-endpoints"));
-    }
-
-    #[test]
-    fn core_verdict_sees_the_gateway_endpoint() {
-        use crate::core::route::{verdict, Instance, NetFacts, ServiceCall, Verdict};
-        let r = routing_from(TABLES_EXPLICIT, ENDPOINTS, "vpc-0abc", "subnet-0priv").unwrap();
-        let hosts = vec!["s3.ap-northeast-1.amazonaws.com".to_string()];
-        let mut facts = NetFacts {
-            instance: Some(Instance {
-                public_ipv4: Some("203.0.113.10".parse().unwrap()),
-                ..Instance::default()
-            }),
-            egress_ip: Some("203.0.113.10".parse().unwrap()),
-            routing: Some(r),
-            ..NetFacts::default()
-        };
-        facts
-            .dns
-            .insert(hosts[0].clone(), Some(vec!["52.219.0.1".parse().unwrap()]));
-        let call = ServiceCall {
-            service: "s3",
-            api_operation: None,
-            params: &[],
-            primary: true,
-            hosts: &hosts,
-            region: Some("ap-northeast-1"),
-        };
-        assert_eq!(verdict(&call, &facts).verdict, Verdict::GatewayEndpoint);
-    }
+    use std::time::Instant;
 
     /// A fake `aws` that checks its command line and environment, then prints
     /// `tables` or `endpoints`.
@@ -773,7 +415,8 @@ esac"#,
             &EnvMap::new(),
             Duration::from_secs(10),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             e.starts_with("the fallback profile fb may not ec2:DescribeRouteTables (exit 254: An error occurred (UnauthorizedOperation)"),
             "{e}"
@@ -794,7 +437,8 @@ esac"#,
             &EnvMap::new(),
             Duration::from_secs(10),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("may not ec2:DescribeRouteTables"), "{e}");
 
         let aws = fake_aws(
@@ -811,7 +455,8 @@ esac"#,
             &EnvMap::new(),
             Duration::from_secs(10),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("is not configured"), "{e}");
         assert!(
             e.contains("exit 255: The config profile (fb) could not be found"),
@@ -831,7 +476,8 @@ esac"#,
             &EnvMap::new(),
             Duration::from_secs(1),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.starts_with("cannot run"), "{e}");
     }
 
@@ -847,7 +493,9 @@ esac"#,
         );
         let timeout = Duration::from_millis(400);
         let started = Instant::now();
-        let e = read(&aws, "fb", "r", "v", "s", &EnvMap::new(), timeout).unwrap_err();
+        let e = read(&aws, "fb", "r", "v", "s", &EnvMap::new(), timeout)
+            .unwrap_err()
+            .to_string();
         let took = started.elapsed();
         assert!(took < timeout + Duration::from_millis(300), "took {took:?}");
         assert!(took >= timeout, "took {took:?}");

@@ -31,13 +31,20 @@ impl Notice {
     }
 }
 
-/// Seconds each kind of fact stays valid in the cache.
+/// Seconds each kind of entry stays fresh in the facts cache. The first four
+/// are configurable (`imds_ttl`, `egress_ttl`, `dns_ttl`, `route_tables_ttl`;
+/// 0 turns a kind off); `learnt`, how long a refusal the safety net saw is
+/// remembered, is not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ttls {
+    /// The instance's facts (IMDS).
     pub imds: u64,
+    /// The egress IP; also how long a failed IMDS is remembered.
     pub egress: u64,
     pub dns: u64,
+    /// A subnet's routing, or the failure to read it.
     pub route_tables: u64,
+    pub learnt: u64,
 }
 
 impl Default for Ttls {
@@ -47,6 +54,7 @@ impl Default for Ttls {
             egress: 600,
             dns: 300,
             route_tables: 600,
+            learnt: 600,
         }
     }
 }

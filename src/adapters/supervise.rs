@@ -1,15 +1,20 @@
 //! The safety net: run the CLI as a child (instead of exec) when the route was
-//! `unknown` and AMTC was kept, so that an AMTC refusal can be retried once with
-//! the fallback profile.
+//! `unknown` and AMTC was kept, so that an AMTC refusal can be seen, remembered
+//! and, when the call can safely run twice, retried once with the fallback.
 //!
-//! Why this is careful: the child must behave as if started directly. stdout
-//! and stdin are the child's own (inherited, live); only stderr passes through
-//! c9aws, held back until the child ends, so the refused attempt's error can be
-//! dropped when the retry runs. Ctrl-C reaches the child from the terminal (same
-//! process group); c9aws ignores SIGINT/SIGQUIT meanwhile and forwards
-//! SIGTERM/SIGHUP. A child killed by a signal makes c9aws die of the same signal.
+//! Why this is careful: the child must behave as if started directly. stdin is
+//! the child's own (inherited, live); stderr passes through c9aws, held back
+//! until the child ends, so the refused attempt's error can be dropped when
+//! the retry runs. stdout is inherited too, except when a retry is possible and
+//! stdout is not a terminal: then c9aws relays it byte for byte as it comes,
+//! and a refusal counts as retryable only if nothing reached stdout (a retry
+//! must never print a second copy into a pipe or a file). Ctrl-C reaches the
+//! child from the terminal (same process group); c9aws ignores SIGINT/SIGQUIT
+//! meanwhile and forwards SIGTERM/SIGHUP. A child killed by a signal makes
+//! c9aws die of the same signal.
 
 use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -29,8 +34,8 @@ pub const REFUSAL_SIGNATURES: &[&str] = &[
 /// Stderr beyond this is streamed and the retry given up (bounded memory).
 const HOLD_LIMIT: usize = 1 << 20;
 
-/// Is it safe to run the CLI twice? Only when stdin cannot have been consumed
-/// by the first run: a terminal or /dev/null (character devices).
+/// Is stdin a character device (a terminal, /dev/null)? The first run cannot
+/// have consumed anything a second run would miss.
 pub fn stdin_replayable() -> bool {
     // SAFETY: fstat on fd 0 with a zeroed stat buffer owned here.
     unsafe {
@@ -39,14 +44,21 @@ pub fn stdin_replayable() -> bool {
     }
 }
 
+/// Whether fd 1 is a terminal.
+pub fn stdout_is_terminal() -> bool {
+    // SAFETY: isatty only reads the descriptor's state.
+    unsafe { libc::isatty(1) == 1 }
+}
+
 pub enum Outcome {
     /// The child finished; pass on its status (code, or signal to die of).
     Done {
         code: Option<i32>,
         signal: Option<i32>,
     },
-    /// The child was refused for AMTC reasons; its stderr was not shown.
-    Refused,
+    /// The child was refused for AMTC reasons and printed nothing on stdout;
+    /// its stderr was not shown (it is here, for a caller that cannot retry).
+    Refused { code: Option<i32>, stderr: Vec<u8> },
 }
 
 static CHILD: AtomicI32 = AtomicI32::new(0);
@@ -61,9 +73,15 @@ extern "C" fn forward(sig: libc::c_int) {
     }
 }
 
-/// Runs `plan` as a child and watches its stderr for an AMTC refusal.
-pub fn run_watched(plan: &ProcessPlan) -> std::io::Result<Outcome> {
-    let mut child = process::command(plan).stderr(Stdio::piped()).spawn()?;
+/// Runs `plan` as a child and watches its stderr for an AMTC refusal. With
+/// `relay_stdout`, its stdout comes through c9aws (see the module's doc).
+pub fn run_watched(plan: &ProcessPlan, relay_stdout: bool) -> std::io::Result<Outcome> {
+    let mut cmd = process::command(plan);
+    cmd.stderr(Stdio::piped());
+    if relay_stdout {
+        cmd.stdout(Stdio::piped());
+    }
+    let mut child = cmd.spawn()?;
     CHILD.store(child.id() as i32, Ordering::SeqCst);
     // SAFETY: installing plain handlers / ignoring signals in this process only,
     // after the child was started with default dispositions.
@@ -81,30 +99,12 @@ pub fn run_watched(plan: &ProcessPlan) -> std::io::Result<Outcome> {
             ),
         ]
     };
-    let mut held = Vec::new();
-    let mut streaming = false;
-    if let Some(mut err) = child.stderr.take() {
-        let mut buf = [0u8; 8192];
-        loop {
-            match err.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    if streaming {
-                        let _ = std::io::stderr().write_all(&buf[..n]);
-                    } else {
-                        held.extend_from_slice(&buf[..n]);
-                        if held.len() > HOLD_LIMIT {
-                            let _ = std::io::stderr().write_all(&held);
-                            held.clear();
-                            streaming = true;
-                        }
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            }
-        }
-    }
+    let mut pipes = Pipes {
+        held: Vec::new(),
+        streaming: false,
+        printed: false,
+    };
+    pipes.serve(child.stderr.take(), child.stdout.take());
     let status = loop {
         match child.wait() {
             Ok(s) => break s,
@@ -119,15 +119,120 @@ pub fn run_watched(plan: &ProcessPlan) -> std::io::Result<Outcome> {
             libc::signal(sig, old);
         }
     }
+    let Pipes {
+        held,
+        streaming,
+        printed,
+    } = pipes;
     let text = String::from_utf8_lossy(&held).into_owned();
-    if !streaming && !status.success() && status.signal().is_none() && is_refusal(&text) {
-        return Ok(Outcome::Refused);
+    if !streaming && !printed && !status.success() && status.signal().is_none() && is_refusal(&text)
+    {
+        return Ok(Outcome::Refused {
+            code: status.code(),
+            stderr: held,
+        });
     }
     let _ = std::io::stderr().write_all(&held);
     Ok(Outcome::Done {
         code: status.code(),
         signal: status.signal(),
     })
+}
+
+/// The child's stderr (held) and, when relayed, its stdout (copied through as
+/// it comes), served by one poll(2) loop on this thread: no second thread, so
+/// that the process c9aws may exec next (the retry) inherits the signal
+/// dispositions of a direct start (a first thread makes a static glibc take
+/// over an internal signal; adapters::child says more).
+struct Pipes {
+    held: Vec<u8>,
+    /// stderr outgrew HOLD_LIMIT and is passed on as it comes.
+    streaming: bool,
+    /// Some byte reached c9aws's stdout.
+    printed: bool,
+}
+
+impl Pipes {
+    fn serve(
+        &mut self,
+        mut err: Option<std::process::ChildStderr>,
+        mut out: Option<std::process::ChildStdout>,
+    ) {
+        let mut buf = [0u8; 65536];
+        while err.is_some() || out.is_some() {
+            let mut fds: Vec<libc::pollfd> = [
+                err.as_ref().map(|e| e.as_raw_fd()),
+                out.as_ref().map(|o| o.as_raw_fd()),
+            ]
+            .into_iter()
+            .flatten()
+            .map(|fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+            // SAFETY: `fds` is a live, correctly sized array of pollfd.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+            if n < 0 {
+                if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return;
+            }
+            for p in fds.iter().filter(|p| p.revents != 0) {
+                if err.as_ref().is_some_and(|e| e.as_raw_fd() == p.fd) {
+                    match read_some(err.as_mut(), &mut buf) {
+                        Some(n) => self.take_stderr(&buf[..n]),
+                        None => err = None,
+                    }
+                } else if out.as_ref().is_some_and(|o| o.as_raw_fd() == p.fd) {
+                    match read_some(out.as_mut(), &mut buf) {
+                        Some(n) => {
+                            self.printed = true;
+                            let mut stdout = std::io::stdout().lock();
+                            if stdout
+                                .write_all(&buf[..n])
+                                .and_then(|()| stdout.flush())
+                                .is_err()
+                            {
+                                // c9aws's stdout is gone: close the read end, so
+                                // the child meets the EPIPE/SIGPIPE it would have.
+                                out = None;
+                            }
+                        }
+                        None => out = None,
+                    }
+                }
+            }
+        }
+    }
+
+    fn take_stderr(&mut self, bytes: &[u8]) {
+        if self.streaming {
+            let _ = std::io::stderr().write_all(bytes);
+            return;
+        }
+        self.held.extend_from_slice(bytes);
+        if self.held.len() > HOLD_LIMIT {
+            let _ = std::io::stderr().write_all(&self.held);
+            self.held.clear();
+            self.streaming = true;
+        }
+    }
+}
+
+/// Some bytes from `r`, or `None` at its end (or on an error other than EINTR).
+fn read_some(r: Option<&mut impl Read>, buf: &mut [u8]) -> Option<usize> {
+    let r = r?;
+    loop {
+        match r.read(buf) {
+            Ok(0) => return None,
+            Ok(n) => return Some(n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return None,
+        }
+    }
 }
 
 pub fn is_refusal(stderr: &str) -> bool {

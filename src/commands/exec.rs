@@ -9,7 +9,7 @@
 //! or another egress IP).
 
 use crate::adapters::process;
-use crate::core::commands::service_command;
+use crate::core::command_table::service_command;
 use crate::core::credentials::Source;
 use crate::core::plan::Plan;
 use crate::core::process::ProcessPlan;

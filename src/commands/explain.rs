@@ -154,6 +154,10 @@ fn human(p: &Plan, aws: Option<&std::path::Path>, process: &ProcessPlan) -> Stri
             p.decision.reason
         ),
     );
+    if let Some(why) = &p.stdin {
+        // Whether the safety net may run the call twice with a piped stdin.
+        line("stdin", format!("may be read ({why}): a refused attempt is retried only when stdin is a terminal or /dev/null"));
+    }
     for n in &p.notes {
         line("note", n.clone());
     }

@@ -39,8 +39,12 @@ pub fn run(s: &Session, args: &[OsString]) -> Result<i32, Error> {
     if p.decision.action.is_switch() {
         notice(s, &p);
     }
-    if p.decision.retry_on_refusal && supervise::stdin_replayable() {
-        return safety_net(s, &p, args, &words);
+    if p.decision.retry_on_refusal {
+        // Running it twice is safe when the first run cannot have consumed
+        // stdin: the command line cannot make the CLI read it, or it is a
+        // terminal or /dev/null.
+        let may_retry = p.stdin.is_none() || supervise::stdin_replayable();
+        return safety_net(s, &p, args, &words, may_retry);
     }
     Err(process::exec_replace(&p.process(aws, args), None))
 }
@@ -53,13 +57,23 @@ pub fn passthrough(s: &Session, args: &[OsString]) -> Result<i32, Error> {
     Err(process::exec_replace(&cli_process(&aws, &[], args), None))
 }
 
-/// AMTC kept on an unknown route: run once; on an AMTC refusal, remember it and
-/// exec the call again as planned with the fallback, without showing the refusal.
-fn safety_net(s: &Session, p: &Plan, args: &[OsString], words: &[String]) -> Result<i32, Error> {
+/// AMTC kept on an unknown route: run once; on an AMTC refusal, remember it
+/// (the next call switches at once) and, when `may_retry`, exec the call
+/// again as planned with the fallback, without showing the refusal. stdout
+/// is relayed only when a retry is possible and it is not a terminal, so
+/// that a retry follows only a first run that printed nothing.
+fn safety_net(
+    s: &Session,
+    p: &Plan,
+    args: &[OsString],
+    words: &[String],
+    may_retry: bool,
+) -> Result<i32, Error> {
     let first = s.process(p, args);
-    match supervise::run_watched(&first) {
+    let relay = may_retry && !supervise::stdout_is_terminal();
+    match supervise::run_watched(&first, relay) {
         Ok(supervise::Outcome::Done { code, signal }) => Ok(supervise::finish(code, signal)),
-        Ok(supervise::Outcome::Refused) => {
+        Ok(supervise::Outcome::Refused { code, stderr }) => {
             let unknown: Vec<String> = p
                 .routes
                 .iter()
@@ -67,6 +81,16 @@ fn safety_net(s: &Session, p: &Plan, args: &[OsString], words: &[String]) -> Res
                 .map(|(svc, _)| svc.clone())
                 .collect();
             network::remember_refusal(&s.env, &unknown, p.region.as_deref());
+            if !may_retry {
+                s.debug(|| {
+                    format!(
+                        "AMTC refused; not retried: the CLI may have read stdin ({})",
+                        p.stdin.as_deref().unwrap_or("?")
+                    )
+                });
+                let _ = std::io::Write::write_all(&mut std::io::stderr(), &stderr);
+                return Ok(supervise::finish(code, None));
+            }
             // Plan again as if unknown routes were refused: the switch keeps the
             // region and output, whether or not the refusal could be remembered.
             let mut forced = s.settings().policy.clone();

@@ -2,7 +2,7 @@
 //! files, the network or the clock; adapters gather facts and carry out plans.
 
 pub mod argv;
-pub mod commands;
+pub mod command_table;
 pub mod config_edit;
 pub mod configparse;
 pub mod credentials;
@@ -14,7 +14,9 @@ pub mod process;
 pub mod profile;
 pub mod region;
 pub mod route;
+pub mod route_tables;
 pub mod shlex;
+pub mod stdin_use;
 pub mod subcommands;
 pub(crate) mod table;
 pub mod target;

@@ -5,8 +5,8 @@
 //! Pure: [`Facts`] in, [`Plan`] out. No environment, file, network or clock here.
 
 use crate::core::argv::{self, Aliases, CommandTable, Invocation};
-use crate::core::commands::api_operation;
-use crate::core::commands::lookup_command;
+use crate::core::command_table::api_operation;
+use crate::core::command_table::lookup_command;
 use crate::core::credentials::{self, Cloud9Facts, CredentialReport, Source};
 use crate::core::decide::{self, Action, Decision, Policy};
 use crate::core::endpoints::{self, EndpointError, EndpointParams};
@@ -15,6 +15,7 @@ use crate::core::process::{ProcessPlan, ACTIVE_VAR, VIA_VAR};
 use crate::core::profile::{self, EnvMap, SharedFiles};
 use crate::core::region;
 use crate::core::route::{self, NetFacts, RouteVerdict, ServiceCall, Verdict};
+use crate::core::stdin_use::{self, AutoPromptSetting};
 use crate::core::target::{self, Kind, Target};
 use crate::core::CliMajor;
 use serde::Serialize;
@@ -81,6 +82,9 @@ pub struct Plan {
     pub decision: Decision,
     /// The CA bundle the CLI trusts (`--ca-bundle`, `AWS_CA_BUNDLE`, profile `ca_bundle`).
     pub ca_bundle: Option<String>,
+    /// Why the CLI may read its stdin on this command line (then a refused
+    /// attempt is retried only when stdin is a terminal or /dev/null).
+    pub stdin: Option<String>,
     /// What could not be predicted and why.
     pub notes: Vec<String>,
 }
@@ -117,6 +121,15 @@ pub fn plan(f: &Facts) -> Plan {
     let prof = profile::resolve(f.files, name, origin);
     let creds = credentials::report(&prof, f.files, f.env, f.cloud9, inv.no_sign_request());
     let region = region::choose(inv.region(), f.env, &prof, f.major, f.imds_region);
+    // v2 reads cli_auto_prompt from the profile the environment selects, before
+    // --profile applies (core::stdin_use).
+    let prof_for_prompt = match (f.major, inv.profile()) {
+        (CliMajor::V2, Some(_)) => {
+            let (n, o) = profile::select(None, f.env, f.major);
+            profile::resolve(f.files, n, o)
+        }
+        _ => prof.clone(),
+    };
 
     let mut p = Plan {
         c9aws_version: env!("CARGO_PKG_VERSION"),
@@ -151,6 +164,13 @@ pub fn plan(f: &Facts) -> Plan {
                     .cloned()
             })
             .or_else(|| prof.get("ca_bundle").map(str::to_string)),
+        stdin: stdin_use::stdin_use(
+            f.args,
+            &inv,
+            f.major,
+            auto_prompt_setting(f, &prof_for_prompt),
+        )
+        .map(|u| u.to_string()),
         notes: Vec::new(),
     };
     if !f.major_known {
@@ -182,6 +202,16 @@ pub fn plan(f: &Facts) -> Plan {
         prepare_switch(&mut p, &inv, f, &prof);
     }
     p
+}
+
+fn auto_prompt_setting<'a>(
+    f: &'a Facts,
+    env_profile: &'a profile::Profile,
+) -> AutoPromptSetting<'a> {
+    AutoPromptSetting {
+        env: f.env.get("AWS_CLI_AUTO_PROMPT").map(String::as_str),
+        profile: env_profile.get("cli_auto_prompt"),
+    }
 }
 
 impl Plan {

@@ -41,8 +41,8 @@ mod tests {
     #[test]
     fn index_agrees_with_a_scan() {
         let tables: [(&Table, usize); 7] = [
-            (&OPERATIONS_V1, 1),
-            (&OPERATIONS_V2, 1),
+            (&SUBCOMMANDS_V1, 1),
+            (&SUBCOMMANDS_V2, 1),
             (&COMMANDS_V1, 1),
             (&COMMANDS_V2, 1),
             (&API_OPERATIONS, 2),

@@ -6,7 +6,7 @@
 //! their command names (the union is taken), and bucket extraction. Pure.
 
 use crate::core::argv::Invocation;
-use crate::core::commands::{lookup_command, CommandKind};
+use crate::core::command_table::{lookup_command, CommandKind};
 use crate::core::CliMajor;
 
 /// What kind of command line it is, as `explain` names it.

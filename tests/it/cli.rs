@@ -704,19 +704,78 @@ fn safety_net_leaves_other_errors_and_signals_to_the_cli() {
     assert_eq!(o.status.signal(), Some(15), "dies of the CLI's signal");
 }
 
-#[test]
-fn safety_net_never_reruns_a_call_that_read_piped_stdin() {
-    let w = safety_net_world();
+/// Runs `args` with stdin a pipe (written and closed at once) and stdout a pipe.
+fn run_with_piped_stdin(w: &World, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let mut child = w
-        .c9aws(["ec2", "describe-vpcs"])
+        .c9aws(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    drop(child.stdin.take());
-    let o = child.wait_with_output().unwrap();
+    child.stdin.take().unwrap().write_all(b"{}").unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn safety_net_retries_with_piped_stdin_when_the_argv_cannot_read_it() {
+    // Scripts, CI and xargs start aws with stdin a pipe; describe-vpcs never
+    // reads it, so the refused attempt is retried with the fallback.
+    let w = safety_net_world();
+    let o = run_with_piped_stdin(&w, &["ec2", "describe-vpcs"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(w.calls().len(), 2);
+    assert!(w.calls()[1].starts_with("--profile c9-fallback"));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "{\"Account\": \"123456789012\"}\n",
+        "stdout holds the retry's output only"
+    );
+    assert!(!stderr(&o).contains("InvalidClientTokenId"));
+    // The retry, exec'd after c9aws served the first attempt's pipes, starts
+    // with the signal dispositions of a direct start.
+    let retried = w.logged("sig");
+    let direct = w
+        .command(w.bin().join("aws"))
+        .arg("--profile")
+        .status()
+        .unwrap();
+    assert!(direct.success());
+    assert_eq!(retried, w.logged("sig"), "signals as after a direct start");
+}
+
+#[test]
+fn safety_net_never_reruns_a_call_that_read_piped_stdin() {
+    let w = safety_net_world();
+    let o = run_with_piped_stdin(
+        &w,
+        &[
+            "ec2",
+            "describe-vpcs",
+            "--cli-input-json",
+            "file:///dev/stdin",
+        ],
+        &[],
+    );
     assert_eq!(o.status.code(), Some(254), "the CLI's own failure");
     assert_eq!(w.calls().len(), 1);
+    assert!(stderr(&o).contains("InvalidClientTokenId"));
+    // The refusal is remembered all the same: the next call switches at once.
+    let o = w.run(["ec2", "describe-vpcs"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(w.calls().len(), 2);
+    assert!(w.calls()[1].starts_with("--profile c9-fallback"));
+}
+
+#[test]
+fn safety_net_never_reruns_a_call_that_printed_on_stdout() {
+    // A retry must never add a second copy to what a pipe already received.
+    let w = safety_net_world();
+    let o = run_with_piped_stdin(&w, &["ec2", "describe-vpcs"], &[(fake_aws::PROGRESS, "1")]);
+    assert_eq!(o.status.code(), Some(254));
+    assert_eq!(w.calls().len(), 1);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "progress on stdout\n");
     assert!(stderr(&o).contains("InvalidClientTokenId"));
 }
 

@@ -13,7 +13,8 @@
 //! | [`SIGNAL`] | dies of this signal (`TERM`, `INT`, `KILL`) after its output |
 //! | [`STDIN`] | non-empty: reads stdin to the end into `log.stdin` |
 //! | [`ENV`] | non-empty: the `AWS_*` and `C9AWS_*` variables, sorted, into `log.env` |
-//! | [`REFUSE`] | an error code: a call without a leading `--profile` is refused as AMTC's credentials are (`progress on stdout`, then `An error occurred (CODE) …` on stderr, exit 254); a call with one runs as the other knobs say |
+//! | [`REFUSE`] | an error code: a call without a leading `--profile` is refused as AMTC's credentials are (`An error occurred (CODE) …` on stderr, exit 254, stdout untouched as the CLI leaves it); a call with one runs as the other knobs say |
+//! | [`PROGRESS`] | with [`REFUSE`]: `progress on stdout` before the refusal (a first attempt that printed) |
 //!
 //! Records (`log.NAME` in the world's directory): `version` (a line per
 //! `--version`), and for every other call `argv` (each argument's exact bytes,
@@ -56,7 +57,7 @@ if [ -n "$FAKE_AWS_STDIN" ]; then cat > "$log.stdin"; fi
 refused=""
 if [ -n "$FAKE_AWS_REFUSE" ] && [ "$1" != "--profile" ]; then
   refused=1
-  echo "progress on stdout"
+  if [ -n "$FAKE_AWS_PROGRESS" ]; then echo "progress on stdout"; fi
 elif [ -n "$FAKE_AWS_OUT" ]; then
   printf '%s' "$FAKE_AWS_OUT"
 fi
@@ -81,6 +82,7 @@ pub const SIGNAL: &str = "FAKE_AWS_SIGNAL";
 pub const STDIN: &str = "FAKE_AWS_STDIN";
 pub const ENV: &str = "FAKE_AWS_ENV";
 pub const REFUSE: &str = "FAKE_AWS_REFUSE";
+pub const PROGRESS: &str = "FAKE_AWS_PROGRESS";
 
 /// What `sts get-caller-identity` answers for the fallback profile `fb`.
 pub const CALLER_IDENTITY: &str =

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Writes data/operations-v1.tsv or -v2.tsv: for every top-level command of the CLI
+"""Writes data/subcommands-v1.tsv or -v2.tsv: for every top-level command of the CLI
 this Python runs, the subcommand names its parser accepts (service operations,
 `wait`, customizations, `help`). One line per command: name<TAB>op op op…
 A command whose line is `name<TAB>*` takes no subcommand choice (its parser
 accepts any positional). Taken from the CLI's own command tables.
 
-  python3 tools/gen_operations.py                    # CLI v1
-  /opt/awscli-v2/bin/python tools/gen_operations.py  # CLI v2
+  python3 tools/gen_subcommands.py                    # CLI v1
+  /opt/awscli-v2/bin/python tools/gen_subcommands.py  # CLI v2
 """
 import os
 import sys
@@ -20,7 +20,7 @@ from awscli import clidriver
 major = awscli.__version__.split(".")[0]
 driver = clidriver.create_clidriver()
 table = driver._get_command_table()
-out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", f"operations-v{major}.tsv")
+out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", f"subcommands-v{major}.tsv")
 lines = []
 for name in sorted(table):
     cmd = table[name]
