@@ -4,8 +4,8 @@
 use crate::adapters::child::{self, ChildError};
 use crate::adapters::environment::debug;
 use crate::adapters::private_file::write_atomic;
-use crate::core::profile::EnvMap;
 use crate::core::CliMajor;
+use crate::core::EnvMap;
 use crate::error::LocateError;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

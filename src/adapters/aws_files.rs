@@ -6,7 +6,8 @@ use crate::adapters::environment::{debug, expand_path};
 use crate::core::argv::Aliases;
 use crate::core::configparse::{self, ParseError};
 use crate::core::credentials::{has_cloud9_header, Cloud9Facts};
-use crate::core::profile::{EnvMap, SharedFile, SharedFiles};
+use crate::core::profile::{SharedFile, SharedFiles};
+use crate::core::EnvMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 

@@ -7,7 +7,7 @@
 
 use crate::adapters::probe::{ProbeRequest, Probed};
 use crate::adapters::{helper, instance_role, probe};
-use crate::core::profile::EnvMap;
+use crate::core::EnvMap;
 use crate::error::Error;
 
 #[derive(Clone, Copy)]

@@ -1,7 +1,7 @@
 //! The process environment, read once: the variables the CLI and c9aws act on,
 //! plus debug output. Owns nothing else; the core receives a plain map.
 
-use crate::core::profile::EnvMap;
+use crate::core::EnvMap;
 use std::ffi::OsString;
 
 /// Variables that matter to the AWS CLI or c9aws (values lossily decoded; a

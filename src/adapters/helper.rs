@@ -14,7 +14,7 @@ use crate::adapters::environment;
 use crate::adapters::facts_cache::InstanceRec;
 use crate::adapters::probe::{self, ProbeError, ProbeRequest, Probed};
 use crate::core::process::ProcessPlan;
-use crate::core::profile::EnvMap;
+use crate::core::EnvMap;
 use crate::error::{Error, LocateError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -148,12 +148,12 @@ pub fn probe(req: &ProbeRequest) -> Probed {
         Ok(a) => Probed {
             instance: a
                 .instance
-                .map(|r| r.map(|i| (&i).into()).map_err(ProbeError::Reported)),
-            egress: a.egress.map(|r| r.map_err(ProbeError::Reported)),
+                .map(|r| r.map(|i| (&i).into()).map_err(ProbeError::Said)),
+            egress: a.egress.map(|r| r.map_err(ProbeError::Said)),
             dns: a
                 .dns
                 .into_iter()
-                .map(|(h, r)| (h, r.map_err(ProbeError::Reported)))
+                .map(|(h, r)| (h, r.map_err(ProbeError::Said)))
                 .collect(),
             elapsed: started.elapsed(),
             failure: None,

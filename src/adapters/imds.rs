@@ -6,8 +6,8 @@
 //! `public-ipv4` can only ever mean "no public IPv4".
 
 use crate::adapters::environment::debug;
-use crate::core::profile::EnvMap;
 use crate::core::route::{Instance, Net4};
+use crate::core::EnvMap;
 use aws_config::imds::client::error::ImdsError as ClientError;
 use aws_config::imds::Client;
 use aws_config::provider_config::ProviderConfig;

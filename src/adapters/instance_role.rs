@@ -9,7 +9,7 @@
 
 use crate::adapters::environment::debug;
 use crate::adapters::imds;
-use crate::core::profile::EnvMap;
+use crate::core::EnvMap;
 use crate::error::Error;
 use aws_config::imds::credentials::ImdsCredentialsProvider;
 use aws_credential_types::provider::ProvideCredentials;

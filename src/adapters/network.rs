@@ -12,8 +12,8 @@ use crate::adapters::probe::{ProbeError, ProbeRequest};
 use crate::adapters::route_tables;
 use crate::adapters::settings::{Settings, Ttls};
 use crate::core::plan::Plan;
-use crate::core::profile::EnvMap;
 use crate::core::route::NetFacts;
+use crate::core::EnvMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -4,13 +4,13 @@
 //! shut down in the background so that a getaddrinfo stuck on a blocking
 //! thread never holds the caller past the deadline.
 
-use crate::adapters::dns::{self, DnsError};
-use crate::adapters::egress::{self, EgressError};
+use crate::adapters::dns;
+use crate::adapters::egress;
 use crate::adapters::environment::debug;
 use crate::adapters::helper::HelperError;
-use crate::adapters::imds::{self, ImdsError};
-use crate::core::profile::EnvMap;
+use crate::adapters::imds;
 use crate::core::route::Instance;
+use crate::core::EnvMap;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
@@ -43,27 +43,28 @@ pub struct ProbeRequest<'a> {
 pub enum ProbeError {
     /// Unfinished at the deadline (the deadline it was given).
     TimedOut(Duration),
-    /// The async runtime could not start.
-    Runtime(Arc<std::io::Error>),
-    Imds(ImdsError),
-    Egress(EgressError),
-    Dns(DnsError),
-    /// The `c9aws-probe` helper's error, in its words: only the text crosses
-    /// the process boundary.
-    Reported(String),
+    /// A probe's own error in words. The probes' error types (IMDS through
+    /// aws-config, checkip through ureq and rustls, the runtime's) stay inside
+    /// the probe: `Probed` is also what `c9aws` handles, and naming those types
+    /// there would link their machinery into the binary that starts in front of
+    /// every call. Only words cross, in-process as over the helper's pipe.
+    Said(String),
     /// The helper could not be run, or gave no answer.
     Helper(Arc<HelperError>),
+}
+
+impl ProbeError {
+    /// `e`, said in words (see [`ProbeError::Said`]).
+    fn said(e: impl fmt::Display) -> ProbeError {
+        ProbeError::Said(e.to_string())
+    }
 }
 
 impl fmt::Display for ProbeError {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         match self {
             ProbeError::TimedOut(t) => write!(f, "timed out after {} ms", t.as_millis()),
-            ProbeError::Runtime(e) => write!(f, "cannot start the async runtime: {e}"),
-            ProbeError::Imds(e) => write!(f, "{e}"),
-            ProbeError::Egress(e) => write!(f, "{e}"),
-            ProbeError::Dns(e) => write!(f, "{e}"),
-            ProbeError::Reported(msg) => f.write_str(msg),
+            ProbeError::Said(msg) => f.write_str(msg),
             ProbeError::Helper(e) => write!(f, "{e}"),
         }
     }
@@ -72,12 +73,8 @@ impl fmt::Display for ProbeError {
 impl std::error::Error for ProbeError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            ProbeError::Runtime(e) => Some(e.as_ref()),
-            ProbeError::Imds(e) => Some(e),
-            ProbeError::Egress(e) => Some(e),
-            ProbeError::Dns(e) => Some(e),
             ProbeError::Helper(e) => Some(e.as_ref()),
-            ProbeError::TimedOut(_) | ProbeError::Reported(_) => None,
+            ProbeError::TimedOut(_) | ProbeError::Said(_) => None,
         }
     }
 }
@@ -124,8 +121,7 @@ pub fn probe(req: &ProbeRequest) -> Probed {
     {
         Ok(rt) => rt,
         Err(e) => {
-            let e = Arc::new(e);
-            let failed = || ProbeError::Runtime(e.clone());
+            let failed = || ProbeError::said(format!("cannot start the async runtime: {e}"));
             out.instance = out.instance.map(|_| Err(failed()));
             out.egress = out.egress.map(|_| Err(failed()));
             for v in out.dns.values_mut() {
@@ -145,7 +141,7 @@ pub fn probe(req: &ProbeRequest) -> Probed {
         let instance = async {
             if req.want_instance {
                 let r = imds::instance(env).await;
-                slots.borrow_mut().instance = Some(r.map_err(ProbeError::Imds));
+                slots.borrow_mut().instance = Some(r.map_err(ProbeError::said));
             }
         };
         let egress = async {
@@ -153,12 +149,12 @@ pub fn probe(req: &ProbeRequest) -> Probed {
                 let r =
                     egress::egress_ip(&req.checkip_url, req.ca_bundle.as_deref(), egress_timeout)
                         .await;
-                slots.borrow_mut().egress = Some(r.map_err(ProbeError::Egress));
+                slots.borrow_mut().egress = Some(r.map_err(ProbeError::said));
             }
         };
         let names = async {
             let lookups = hosts.iter().map(|h| async {
-                let r = dns::resolve(h).await.map_err(ProbeError::Dns);
+                let r = dns::resolve(h).await.map_err(ProbeError::said);
                 slots.borrow_mut().dns.insert(h.clone(), r);
             });
             join_all(lookups).await;

@@ -18,9 +18,9 @@
 use crate::adapters::aws_cli::{ACTIVE_VAR, VIA_VAR};
 use crate::adapters::child::{self, ChildError, Deadline, Finished, Running};
 use crate::adapters::environment::debug;
-use crate::core::profile::EnvMap;
 use crate::core::route::Routing;
 use crate::core::route_tables::{routing_from, RoutingError};
+use crate::core::EnvMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;

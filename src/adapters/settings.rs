@@ -7,7 +7,7 @@
 //! with no fallback at all (so the call runs unswitched, as plain `aws` would).
 
 use crate::core::decide::{OnUnknown, Policy, ServiceRoute};
-use crate::core::profile::EnvMap;
+use crate::core::EnvMap;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 

@@ -5,8 +5,9 @@
 use crate::adapters::{aws_cli, environment, route_tables, settings};
 use crate::core::credentials::Source;
 use crate::core::plan::Plan;
-use crate::core::profile::{self, EnvMap, ProfileOrigin};
+use crate::core::profile::{self, ProfileOrigin};
 use crate::core::route::{NetFacts, Verdict};
+use crate::core::EnvMap;
 use crate::error::Error;
 use crate::session::{Gathered, Session};
 use serde::Serialize;

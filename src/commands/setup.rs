@@ -9,8 +9,9 @@
 use crate::adapters::private_file::{write_atomic, write_atomic_mode};
 use crate::adapters::{aws_cli, aws_files, environment, settings};
 use crate::core::config_edit;
-use crate::core::profile::{self, EnvMap, ProfileOrigin};
+use crate::core::profile::{self, ProfileOrigin};
 use crate::core::shlex;
+use crate::core::EnvMap;
 use crate::error::Error;
 use crate::session::Session;
 use std::io::{BufRead, Write};

@@ -3,8 +3,8 @@
 //! `data/api-operations.tsv`). Pure: no environment, files, network or clock; nothing is parsed up
 //! front, a lookup is a binary search of the table's index (`core::table`).
 
-use crate::core::endpoints::CliMajor;
 use crate::core::table::{self, Table};
+use crate::core::CliMajor;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CommandKind {

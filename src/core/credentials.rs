@@ -7,7 +7,8 @@
 //! [`Profile`], the environment map and Cloud9 facts in, a [`CredentialReport`] out.
 //! It never looks at secret values beyond "present or not" and never copies them.
 
-use crate::core::profile::{EnvMap, Profile, ProfileOrigin, SharedFiles};
+use crate::core::profile::{Profile, ProfileOrigin, SharedFiles};
+use crate::core::EnvMap;
 use serde::Serialize;
 
 /// The `credentials.source` values of the `explain --json` contract.

@@ -11,11 +11,7 @@
 //! Regions that match no partition of those three (ISO partitions, typos) are
 //! [`EndpointError::UnknownPartition`].
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CliMajor {
-    V1,
-    V2,
-}
+use crate::core::CliMajor;
 
 pub struct EndpointParams<'a> {
     pub major: CliMajor,

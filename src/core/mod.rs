@@ -24,4 +24,13 @@ pub mod target;
 #[cfg(test)]
 mod props;
 
-pub use endpoints::CliMajor;
+/// The AWS CLI's major version: its rules differ (argv, region, endpoints).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CliMajor {
+    V1,
+    V2,
+}
+
+/// The environment variables that matter to the CLI and c9aws, as a plain map
+/// (adapters::environment fills it; nothing in the core reads the process's).
+pub type EnvMap = std::collections::BTreeMap<String, String>;

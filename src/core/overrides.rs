@@ -8,9 +8,10 @@
 //! made by `tools/gen_endpoint_ids.py`).
 
 use crate::core::configparse::nested;
-use crate::core::profile::{services_section, EnvMap, Profile, SharedFiles};
+use crate::core::profile::{services_section, Profile, SharedFiles};
 use crate::core::table;
 use crate::core::CliMajor;
+use crate::core::EnvMap;
 
 /// The id botocore derives from a service name for configured endpoints
 /// (`s3` → `s3`, `elbv2` → `elastic_load_balancing_v2`).

@@ -7,11 +7,8 @@
 //! values in, a [`Profile`] out.
 
 use crate::core::configparse::{IniFile, ParseError};
-use crate::core::CliMajor;
+use crate::core::{CliMajor, EnvMap};
 use std::collections::BTreeMap;
-
-/// The relevant environment variables, as a plain map (the adapter fills it).
-pub type EnvMap = BTreeMap<String, String>;
 
 /// One of the two shared files, as read by the adapter.
 #[derive(Debug, Clone, Default)]

@@ -4,8 +4,9 @@
 //! v2: `--region` > `AWS_REGION` > `AWS_DEFAULT_REGION` > profile `region` > IMDS.
 //! Pure: the facts come in (IMDS's region as an `Option`, `None` until probed).
 
-use crate::core::profile::{EnvMap, Profile};
+use crate::core::profile::Profile;
 use crate::core::CliMajor;
+use crate::core::EnvMap;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -146,3 +146,49 @@ fn the_helper_refuses_a_probe_request_it_cannot_read() {
     assert_eq!(o.status.code(), Some(2));
     assert_stderr_has(&o, "for c9aws's own use");
 }
+
+/// The split is only worth its keep if `c9aws`, which starts in front of every
+/// call, links none of the probes' machinery: no async runtime, HTTP client,
+/// TLS stack or aws-config. A type of theirs named anywhere on c9aws's side
+/// (an error enum, say) pulls it back in; the symbols of the test build show it.
+#[test]
+fn c9aws_links_no_async_runtime_http_tls_or_aws_config() {
+    crate::world::need("nm");
+    let symbols = |bin: &Path| {
+        let o = std::process::Command::new("nm")
+            .args(["-C", "--defined-only"])
+            .arg(bin)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "nm {}: {}", bin.display(), stderr(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let crates = [
+        "tokio::",
+        "hyper::",
+        "rustls::",
+        "ureq::",
+        "aws_config::",
+        "aws_smithy_",
+    ];
+    let found = |text: &str, krate: &str| {
+        text.lines()
+            .filter(|l| {
+                l.match_indices(krate).any(|(i, _)| {
+                    i == 0
+                        || !l.as_bytes()[i - 1].is_ascii_alphanumeric()
+                            && l.as_bytes()[i - 1] != b'_'
+                })
+            })
+            .count()
+    };
+    let c9aws = symbols(Path::new(C9AWS));
+    let probe = symbols(&Path::new(C9AWS).with_file_name("c9aws-probe"));
+    for krate in crates {
+        assert_eq!(found(&c9aws, krate), 0, "c9aws links {krate}");
+        assert!(
+            found(&probe, krate) > 0,
+            "the check sees {krate} in c9aws-probe"
+        );
+    }
+}

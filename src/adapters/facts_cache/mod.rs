@@ -26,8 +26,8 @@ pub use schema::FORMAT;
 
 use crate::adapters::private_file::write_atomic;
 use crate::adapters::settings::Ttls;
-use crate::core::profile::EnvMap;
 use crate::core::route::{Instance, Routing};
+use crate::core::EnvMap;
 use schema::{routing_key, RoutingRec, Stamped};
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -284,8 +284,8 @@ fn subnet_key(region: &str, vpc: &str, subnet: &str) -> LearntKey {
 #[cfg(test)]
 mod fixtures {
     use super::FactsCache;
-    use crate::core::profile::EnvMap;
     use crate::core::route::{Instance, Net4, Routing, VpcEndpoint};
+    use crate::core::EnvMap;
     use std::net::IpAddr;
 
     pub(super) const T0: u64 = 1_790_000_000;
