@@ -455,10 +455,11 @@ class Faults:
         script = 'AWS_EXECUTION_ENV="%s$1" exec "%s" sts get-caller-identity >/dev/null 2>"$HOME/conc-$1.err"' % (
             base, lab.c9aws)
         argv = ["sh", "-c", 'seq 1 %d | xargs -P %d -I{} sh -c \'%s\' sh {}; echo done' % (n, n, script)]
-        rc, out, err, secs = self.run(sc, h, base + "all", argv, timeout=240)
+        # C9AWS_DEBUG: the prober's own account of a failed probe lands in its conc-N.err (never a secret).
+        rc, out, err, secs = self.run(sc, h, base + "all", argv, timeout=240, extra={"C9AWS_DEBUG": "1"})
         time.sleep(0.3)
         by_tag, untagged = lab.parse_log()
-        good = bad = 0
+        good = bad = ended = 0
         for i in range(1, n + 1):
             ks = [(who_of(l.get("key")), l.get("verdict")) for l in by_tag.get(base + str(i), [])
                   if l.get("svc") == "sts"]
@@ -466,9 +467,18 @@ class Faults:
                 good += 1
             else:
                 bad += 1
+            ended += bool(ks) and ks[-1] == ("fallback", "accepted") and len(ks) <= 2
+        # Every call must succeed (a late decision is rescued by the safety net: AMTC refused, retried) ...
+        self.add(ended == n and "done" in out, "concurrent-64/private: succeeded",
+                 "%d of %d ended with the fallback accepted (at most one AMTC refusal before it)" % (ended, n))
+        probes = sorted({l.split("debug: ", 1)[-1].strip()[:160] for f in h.glob("conc-*.err")
+                         for l in f.read_text(errors="replace").splitlines()
+                         if "debug" in l and ("IMDS" in l or "checkip" in l or "probe" in l.lower())})
+        # ... and, unless the machine is starved (every probe has a deadline), be decided before the call.
         self.add(good == n, "concurrent-64/private: decisions",
-                 "%d of %d cold c9aws processes signed with the fallback key only (%d not) in %.1fs" % (
-                     good, n, bad, secs))
+                 "%d of %d cold c9aws processes signed with the fallback key only (%d not) in %.1fs%s" % (
+                     good, n, bad, secs, "" if good == n else "; probe lines: %s; facts.json learnt: %s" % (
+                         " | ".join(probes[:6]) or "none", self.learnt_all(h))))
         p = h / ".cache" / "c9aws" / "facts.json"
         self.cache_sane("concurrent-64/private: cache", p)
         new = lab.front_log.read_text(errors="replace").splitlines()[front_before:]
@@ -483,6 +493,12 @@ class Faults:
         self.add(not errs, "concurrent-64/private: no panic", "%d stderr(s) with a panic" % len(errs))
 
     # -- stdin: the safety net with stdin as a pipe, /dev/null and a terminal (issue 18) -------------
+    def learnt_all(self, home):
+        try:
+            return json.dumps(json.loads((home / ".cache" / "c9aws" / "facts.json").read_text()).get("learnt"))
+        except (OSError, ValueError) as e:
+            return "unreadable (%s)" % type(e).__name__
+
     def learnt(self, home, svc, name):
         """(ok, check name, text): the facts cache's learnt refusal for this service in the lab's region."""
         p = home / ".cache" / "c9aws" / "facts.json"
@@ -542,6 +558,7 @@ class Faults:
                          rc, ",".join("%s:%s" % k for k in ks) or "none"))
         if prv:
             self.cli_input_json(prv, cases[0][2])
+            self.stdin_loop(prv, cases[0][2])
         ex = cf.ThreadPoolExecutor(max_workers=lab.jobs)
         try:
             futs = [ex.submit(self.stdin_case, *c, ref=ref) for c in cases]
@@ -571,6 +588,24 @@ class Faults:
                  "file:///dev/stdin < pipe '{}': exit c9aws %d / aws %d, requests %d / %d, first stderr line %s: %r "
                  "(%.1fs)" % (crc, arc, len(ks), len(wk), "same" if last(cerr) == last(aerr) else "DIFFERENT",
                               last(cerr)[:90], secs))
+
+    def stdin_loop(self, sc, extra):
+        """A script's `… | while read x; do aws …; done`: the calls share the loop's stdin. The first
+        is refused and retried (its argv cannot read stdin), the next ones switch at once, and no
+        line of the loop's input may be eaten by c9aws or the CLI."""
+        h = self.home("stdin-loop", sc)
+        tag = self.tag("stdin-loop")
+        script = ('printf "a\\nb\\nc\\n" | while read x; do "$0" sts get-caller-identity >/dev/null 2>>"$HOME/loop.err" '
+                  '|| echo "failed $x"; echo "got $x"; done')
+        rc, out, err, secs = self.run(sc, h, tag, ["sh", "-c", script, self.lab.c9aws], extra, timeout=BOUND * 3)
+        ks = self.keys(tag, "sts")
+        want = [("amtc", "refused")] + [("fallback", "accepted")] * 3
+        ok = rc == 0 and out.split("\n") == ["got a", "got b", "got c", ""] and ks == want and secs < BOUND * 3
+        self.add(ok, "stdin-loop/%s" % sc.name, "imds down, printf 'a\\nb\\nc\\n' | while read x; do c9aws sts "
+                 "get-caller-identity; done: loop saw %s, keys %s (want amtc:refused, then fallback:accepted x3), "
+                 "%.1fs%s" % ([l for l in out.split("\n") if l], ",".join("%s:%s" % k for k in ks) or "none", secs,
+                              "" if ok else "  " + ((h / "loop.err").read_text(errors="replace")[-300:]
+                                                   if (h / "loop.err").exists() else err[-300:])))
 
     def stdin_case(self, case, sc, extra, fb, ref):
         out = []
