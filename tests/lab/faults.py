@@ -268,6 +268,7 @@ class Faults:
             for sc in (pub, prv):
                 if sc:
                     self.imds(sc, mode, port)
+        self.imds_transient()
         for case, port in (("imds-down", 8199), ("imds-hang", 8101), ("imds-no-token", 8102)):
             extra = {"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://169.254.169.254:%d" % port}
             if pub:
@@ -276,6 +277,22 @@ class Faults:
                 # No facts: the route is unknown, AMTC is kept (on_unknown = amtc), AWS refuses it
                 # from behind the NAT, and the safety net retries with the fallback.
                 self.expect(case + "/private", prv, self.home(case, prv), "fallback", extra=extra, safety_net=True)
+
+    def imds_transient(self):
+        """IMDS slow once (a loaded instance: the token at once, each read past the client's 500 ms read
+        timeout), then answering again: the first call cannot know the route (safety net: AMTC refused,
+        retried); the next one, with IMDS well, must see the NAT before the call. A read timeout after
+        a token was issued is not "no IMDS here" (off EC2 the token PUT itself gets no answer)."""
+        prv = self.sc.get("private")
+        if not prv:
+            return
+        if self.once(prv, 8105):
+            self.imds(prv, "slow-read", 8105)
+        h = self.home("imds-slow", prv)
+        self.expect("imds-slow-once/private", prv, h, "fallback",
+                    extra={"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://169.254.169.254:8105"}, safety_net=True)
+        # Another service than the first call's: its refusal is learnt, and would switch sts anyway.
+        self.expect("imds-slow-once/private: next call", prv, h, "fallback", argv=["sqs", "list-queues"], svc="sqs")
 
     def checkip_cases(self):
         pub, prv = self.sc.get("public"), self.sc.get("private")
