@@ -5,6 +5,18 @@
 # through the AWS CLI's own aws_completer. `command aws …` bypasses c9aws.
 __c9aws_bin=@C9AWS_BIN@
 
+# Programs, not only this shell: kubectl's exec plugin, make, eksctl and IDE
+# tasks find `aws` through PATH, where a function never reaches. When
+# `c9aws setup --path-shim` made it, the directory whose `aws` is a symlink
+# to c9aws goes first on PATH (once). `c9aws setup --remove-path-shim` undoes it.
+__c9aws_path_dir=@C9AWS_PATH_DIR@
+if [ -n "$__c9aws_path_dir" ] && [ -L "$__c9aws_path_dir/aws" ]; then
+  case ":$PATH:" in
+    *":$__c9aws_path_dir:"*) ;;
+    *) PATH="$__c9aws_path_dir:$PATH"; export PATH ;;
+  esac
+fi
+
 # A function, not an alias: it is found wherever a command is (also in other
 # functions and in `eval`), and it falls back to the real aws by itself.
 # `command aws` skips it; `\aws` skips only aliases, so it still runs c9aws.

@@ -5,6 +5,15 @@
 # through the AWS CLI's own aws_completer. `command aws …` bypasses c9aws.
 set -g __c9aws_bin @C9AWS_BIN@
 
+# Programs, not only this shell: kubectl's exec plugin, make, eksctl and IDE
+# tasks find `aws` through PATH, where a function never reaches. When
+# `c9aws setup --path-shim` made it, the directory whose `aws` is a symlink
+# to c9aws goes first on PATH (once). `c9aws setup --remove-path-shim` undoes it.
+set -g __c9aws_path_dir @C9AWS_PATH_DIR@
+if test -n "$__c9aws_path_dir"; and test -L "$__c9aws_path_dir/aws"; and not contains -- $__c9aws_path_dir $PATH
+    set -gx PATH $__c9aws_path_dir $PATH
+end
+
 # A function, not an alias: it falls back to the real aws by itself.
 function aws --description 'aws, through c9aws'
     if test -x "$__c9aws_bin"

@@ -25,7 +25,7 @@ fn executable(m: &std::fs::Metadata) -> bool {
 }
 
 /// (device, inode) of the file a path finally points to.
-fn identity(p: &Path) -> Option<(u64, u64)> {
+pub fn identity(p: &Path) -> Option<(u64, u64)> {
     std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
 }
 

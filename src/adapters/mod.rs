@@ -13,6 +13,7 @@ pub mod helper;
 pub mod imds;
 pub mod instance_role;
 pub mod network;
+pub mod path_shim;
 pub mod private_file;
 pub mod probe;
 pub mod process;

@@ -1,7 +1,7 @@
 //! c9aws's own configuration: `$C9AWS_CONFIG`, else `<config dir>/c9aws/config`
 //! (`~/.config/c9aws/config` on Linux), INI read with rust-ini, then the
 //! environment overrides (`C9AWS_FALLBACK_PROFILE`, `C9AWS_ON_UNKNOWN`,
-//! `C9AWS_CHECKIP_URL`, `C9AWS_NOTICE`), which win over the file.
+//! `C9AWS_CHECKIP_URL`, `C9AWS_NOTICE`, `C9AWS_AMTC_LIFE`), which win over the file.
 //!
 //! A malformed file is reported with its name and line, and c9aws carries on
 //! with no fallback at all (so the call runs unswitched, as plain `aws` would).
@@ -209,6 +209,10 @@ fn read_file(s: &mut Settings, name: &str, text: &str) {
             },
             "checkip_url" => checkip = v.trim().to_string(),
             "aws_path" => aws_path = Some(v.trim().to_string()).filter(|p| !p.is_empty()),
+            "amtc_life" => match v.trim().parse::<u64>() {
+                Ok(n) => policy.amtc_life = n,
+                Err(_) => bad(&mut problems, None, k, v, "a number of seconds"),
+            },
             "imds_ttl" | "egress_ttl" | "dns_ttl" | "route_tables_ttl" => {
                 match v.trim().parse::<u64>() {
                     Ok(n) => match k {
@@ -266,6 +270,14 @@ fn apply_env(s: &mut Settings, env: &EnvMap) {
             )),
         }
     }
+    if let Some(v) = env.get("C9AWS_AMTC_LIFE") {
+        match v.trim().parse::<u64>() {
+            Ok(n) => s.policy.amtc_life = n,
+            Err(_) => s.problems.push(format!(
+                "C9AWS_AMTC_LIFE={v:?} is not a number of seconds; ignored"
+            )),
+        }
+    }
     if let Some(v) = env.get("C9AWS_CHECKIP_URL").filter(|v| !v.is_empty()) {
         s.checkip_url = v.clone();
     }
@@ -303,6 +315,7 @@ mod tests {
         assert_eq!(s.policy.on_unknown, OnUnknown::Fallback);
         assert_eq!(s.notice, Notice::Never);
         assert_eq!(s.ttls.dns, 60);
+        assert_eq!(s.policy.amtc_life, 900, "the default: Cloud9's 15 minutes");
         assert_eq!(s.policy.service_routes.get("s3"), Some(&ServiceRoute::Amtc));
         assert_eq!(
             s.policy.service_routes.get("sts"),
@@ -318,6 +331,17 @@ mod tests {
             ],
         );
         assert_eq!(s.policy.fallback_profile.as_deref(), Some("other"));
+        assert_eq!(with("amtc_life = 1200\n", &[]).policy.amtc_life, 1200);
+        assert_eq!(with("amtc_life = 0\n", &[]).policy.amtc_life, 0);
+        assert_eq!(
+            with("amtc_life = 1200\n", &[("C9AWS_AMTC_LIFE", "60")])
+                .policy
+                .amtc_life,
+            60
+        );
+        let bad = with("amtc_life = soon\n", &[]);
+        assert_eq!(bad.policy.amtc_life, 900);
+        assert!(bad.problems[0].contains("line 1"), "{:?}", bad.problems);
         assert_eq!(s.policy.on_unknown, OnUnknown::Amtc);
         assert_eq!(s.notice, Notice::Always);
         assert_eq!(s.checkip_url, "http://x/");

@@ -239,6 +239,12 @@ pub fn is_refusal(stderr: &str) -> bool {
     REFUSAL_SIGNATURES.iter().any(|s| stderr.contains(s))
 }
 
+/// An expired token, not a refused route: the keys were too old, which says
+/// nothing about this service's route once Cloud9 writes fresh ones.
+pub fn is_expiry(stderr: &str) -> bool {
+    stderr.contains("ExpiredToken") || stderr.contains("The provided token has expired")
+}
+
 /// Ends this process the way the child ended.
 pub fn finish(code: Option<i32>, signal: Option<i32>) -> i32 {
     if let Some(sig) = signal {
@@ -267,6 +273,7 @@ mod tests {
         ];
         for (text, want) in rows {
             assert_eq!(is_refusal(text), want, "{text}");
+            assert_eq!(is_expiry(text), text.contains("(ExpiredToken)"), "{text}");
         }
     }
 }

@@ -2,7 +2,7 @@
 //! cached network facts), and says for each failing check what to do.
 //! Exit 0 when nothing fails (warnings allowed), 1 otherwise.
 
-use crate::adapters::{aws_cli, environment, route_tables, settings};
+use crate::adapters::{aws_cli, environment, path_shim, route_tables, settings};
 use crate::core::credentials::Source;
 use crate::core::plan::Plan;
 use crate::core::profile::{self, ProfileOrigin};
@@ -241,6 +241,7 @@ fn checks(session: &Session) -> Vec<Check> {
 
     // Config health.
     out.push(config_check(env, s));
+    out.push(path_check(env));
 
     // Cloud9 and its managed credentials.
     let args = |a: &[&str]| a.iter().map(|x| x.to_string()).collect::<Vec<_>>();
@@ -268,6 +269,70 @@ fn checks(session: &Session) -> Vec<Check> {
     out.extend(fallback_checks(env, s, g, aws, amtc));
     out.push(cache_check(env));
     out
+}
+
+/// Which `aws` a non-interactive `sh -c 'command -v aws'` finds: what
+/// kubectl's exec plugin, make, eksctl and cron started from here run. A shell
+/// function never reaches them; the PATH directory does.
+fn path_check(env: &EnvMap) -> Check {
+    let me = std::env::current_exe().ok();
+    let ours = |p: &Path| {
+        me.as_deref()
+            .and_then(aws_cli::identity)
+            .is_some_and(|id| aws_cli::identity(p) == Some(id))
+    };
+    let dir = path_shim::dir(env);
+    let installed = match (&dir, &me) {
+        (Some(d), Some(m)) => path_shim::state(d, m),
+        _ => path_shim::State::Absent,
+    };
+    let dir_text = dir
+        .as_ref()
+        .map(|d| d.display().to_string())
+        .unwrap_or_else(|| "~/.local/share/c9aws/bin".into());
+    let mut evidence = vec![format!("{dir_text}/aws: {installed:?}")];
+    let found = match path_shim::noninteractive_aws() {
+        Ok(f) => f,
+        Err(e) => {
+            return check("path", Status::Info, format!("could not tell: {e}"));
+        }
+    };
+    match found {
+        Some(p) if ours(&p) => check(
+            "path",
+            Status::Ok,
+            format!(
+                "programs that run `aws` through PATH (kubectl, make, cron started from here) run c9aws: sh finds {}",
+                p.display()
+            ),
+        )
+        .evidence(evidence),
+        other => {
+            let what = other
+                .as_ref()
+                .map(|p| format!("sh finds {}", p.display()))
+                .unwrap_or_else(|| "sh finds no aws".into());
+            evidence.push(what.clone());
+            let fix = match installed {
+                path_shim::State::Ours => format!(
+                    "{dir_text} is not first on PATH here: open a new shell with `eval \"$(c9aws init bash)\"` in ~/.bashrc (zsh, fish: the same with their init), or put {dir_text} first on PATH (crontab: PATH={dir_text}:/usr/bin:/bin)"
+                ),
+                path_shim::State::Foreign => format!(
+                    "{dir_text}/aws is not c9aws's symlink: move it away, then `c9aws setup --path-shim`"
+                ),
+                _ => "`c9aws setup --path-shim`, then open a new shell (c9aws init puts its directory first on PATH)".to_string(),
+            };
+            check(
+                "path",
+                Status::Warn,
+                format!(
+                    "programs that run `aws` through PATH (kubectl's exec plugin, make, cron) bypass c9aws: {what}"
+                ),
+            )
+            .evidence(evidence)
+            .fix(fix)
+        }
+    }
 }
 
 fn config_check(env: &EnvMap, s: &settings::Settings) -> Check {
@@ -310,8 +375,10 @@ fn amtc_check(sts: &Plan, age: &Option<u64>) -> Check {
         )
         .evidence(ev);
     }
-    // Cloud9 rewrites the file about every 5 minutes while the IDE is open.
-    let stale = age.is_some_and(|a| a > 15 * 60);
+    // Cloud9 rewrites the file about every 5 minutes while the IDE is open;
+    // past amtc_life the plan already calls the keys expired.
+    let expired = sts.routes.values().any(|r| r.verdict == Verdict::Expired);
+    let stale = expired || age.is_some_and(|a| a > 15 * 60);
     let ch = check(
         "cloud9",
         if stale { Status::Warn } else { Status::Ok },
@@ -319,7 +386,11 @@ fn amtc_check(sts: &Plan, age: &Option<u64>) -> Check {
     )
     .evidence(ev);
     if stale {
-        ch.fix("the credentials file has not been refreshed for a while: open the Cloud9 IDE tab (Cloud9 refreshes it only while connected)")
+        ch.fix(if expired {
+            "the credentials file is older than amtc_life: its keys have expired and every call runs with the fallback (verdict `expired`) until Cloud9 rewrites it; open the Cloud9 IDE tab (Cloud9 refreshes it only while connected)"
+        } else {
+            "the credentials file has not been refreshed for a while: open the Cloud9 IDE tab (Cloud9 refreshes it only while connected)"
+        })
     } else {
         ch
     }

@@ -74,7 +74,7 @@ fn process_json(p: &ProcessPlan) -> serde_json::Value {
 fn human(p: &Plan, aws: Option<&std::path::Path>, process: &ProcessPlan) -> String {
     let mut s = String::new();
     let mut line = |k: &str, v: String| {
-        s.push_str(&format!("{k:<13}{v}\n"));
+        s.push_str(&format!("{k:<12} {v}\n"));
     };
     line("c9aws", p.c9aws_version.to_string());
     line(

@@ -26,8 +26,9 @@ const BASH: &str = include_str!("../../shell/c9aws.bash");
 const ZSH: &str = include_str!("../../shell/c9aws.zsh");
 const FISH: &str = include_str!("../../shell/c9aws.fish");
 const PLACEHOLDER: &str = "@C9AWS_BIN@";
+const SHIM_PLACEHOLDER: &str = "@C9AWS_PATH_DIR@";
 
-pub fn run(_s: &Session, args: Args) -> Result<i32, Error> {
+pub fn run(s: &Session, args: Args) -> Result<i32, Error> {
     let exe = std::env::current_exe()
         .map_err(|e| Error::io("cannot tell where this c9aws binary is", e))?;
     let Some(path) = exe.to_str() else {
@@ -36,7 +37,10 @@ pub fn run(_s: &Session, args: Args) -> Result<i32, Error> {
             exe.display()
         )));
     };
-    let text = script(args.shell, path);
+    let shim = crate::adapters::path_shim::dir(&s.env)
+        .map(|d| d.display().to_string())
+        .unwrap_or_default();
+    let text = script(args.shell, path, &shim);
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
         .and_then(|_| out.flush())
@@ -44,20 +48,21 @@ pub fn run(_s: &Session, args: Args) -> Result<i32, Error> {
     Ok(0)
 }
 
-/// The script for `shell` with `bin` substituted, quoted for that shell.
-pub fn script(shell: Shell, bin: &str) -> String {
-    let (text, quoted) = match shell {
-        Shell::Bash | Shell::Zsh => (
-            if shell == Shell::Bash { BASH } else { ZSH },
-            crate::core::shlex::quote(bin).into_owned(),
-        ),
+/// The script for `shell` with `bin` (the binary) and `shim` (the PATH
+/// directory of `c9aws setup --path-shim`) substituted, quoted for that shell.
+pub fn script(shell: Shell, bin: &str, shim: &str) -> String {
+    let quote = |v: &str| match shell {
+        Shell::Bash | Shell::Zsh => crate::core::shlex::quote(v).into_owned(),
         // fish: inside single quotes only \\ and \' are escapes.
-        Shell::Fish => (
-            FISH,
-            format!("'{}'", bin.replace('\\', r"\\").replace('\'', r"\'")),
-        ),
+        Shell::Fish => format!("'{}'", v.replace('\\', r"\\").replace('\'', r"\'")),
     };
-    text.replace(PLACEHOLDER, &quoted)
+    let text = match shell {
+        Shell::Bash => BASH,
+        Shell::Zsh => ZSH,
+        Shell::Fish => FISH,
+    };
+    text.replace(PLACEHOLDER, &quote(bin))
+        .replace(SHIM_PLACEHOLDER, &quote(shim))
 }
 
 #[cfg(test)]
@@ -67,11 +72,13 @@ mod tests {
     #[test]
     fn every_script_names_the_binary_once_and_quoted() {
         for sh in [Shell::Bash, Shell::Zsh, Shell::Fish] {
-            let s = script(sh, "/opt/my tools/c9aws");
+            let s = script(sh, "/opt/my tools/c9aws", "/h/.local/share/c9aws/bin");
             assert!(!s.contains(PLACEHOLDER), "{sh:?}");
+            assert!(!s.contains(SHIM_PLACEHOLDER), "{sh:?}");
+            assert_eq!(s.matches("/h/.local/share/c9aws/bin").count(), 1, "{sh:?}");
             assert_eq!(s.matches("'/opt/my tools/c9aws'").count(), 1, "{sh:?}");
         }
-        assert!(script(Shell::Bash, "/a'b").contains(r"'/a'\''b'"));
-        assert!(script(Shell::Fish, r"/a'b\c").contains(r"'/a\'b\\c'"));
+        assert!(script(Shell::Bash, "/a'b", "").contains(r"'/a'\''b'"));
+        assert!(script(Shell::Fish, r"/a'b\c", "").contains(r"'/a\'b\\c'"));
     }
 }

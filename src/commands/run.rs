@@ -80,7 +80,15 @@ fn safety_net(
                 .filter(|(_, r)| r.verdict == Verdict::Unknown)
                 .map(|(svc, _)| svc.clone())
                 .collect();
-            network::remember_refusal(&s.env, &unknown, p.region.as_deref());
+            // An expired token is not remembered: learnt refusals are keyed by
+            // service and region only, and would keep switching for their TTL
+            // after Cloud9 wrote fresh keys (the `expired` verdict, from the
+            // file's age, covers the closed IDE instead).
+            if supervise::is_expiry(&String::from_utf8_lossy(&stderr)) {
+                s.debug(|| "AMTC expired (ExpiredToken): retried, not remembered".into());
+            } else {
+                network::remember_refusal(&s.env, &unknown, p.region.as_deref());
+            }
             if !may_retry {
                 s.debug(|| {
                     format!(

@@ -7,7 +7,7 @@
 //! and is never written: access keys go into the profile's config section.
 
 use crate::adapters::private_file::{write_atomic, write_atomic_mode};
-use crate::adapters::{aws_cli, aws_files, environment, settings};
+use crate::adapters::{aws_cli, aws_files, environment, path_shim, settings};
 use crate::core::config_edit;
 use crate::core::profile::{self, ProfileOrigin};
 use crate::core::shlex;
@@ -44,6 +44,15 @@ pub struct Args {
     /// Replace a section of that name that c9aws did not write.
     #[arg(long)]
     pub force: bool,
+    /// Put c9aws in front of `aws` for every program, not only this shell:
+    /// `~/.local/share/c9aws/bin/aws` → c9aws, which `c9aws init` puts first
+    /// on PATH (kubectl's exec plugin, make, eksctl, IDE tasks). Nothing else
+    /// is set up.
+    #[arg(long, conflicts_with_all = ["kind", "remove_path_shim"])]
+    pub path_shim: bool,
+    /// Remove what --path-shim made (the symlink and its directories), nothing else.
+    #[arg(long, conflicts_with = "kind")]
+    pub remove_path_shim: bool,
 }
 
 enum Kind {
@@ -59,7 +68,58 @@ fn tty(fd: i32) -> bool {
 }
 
 pub fn run(s: &Session, args: Args) -> Result<i32, Error> {
+    if args.path_shim || args.remove_path_shim {
+        return path_shim(&s.env, args.path_shim);
+    }
     setup(s, &args)?;
+    Ok(0)
+}
+
+/// `--path-shim` (install) or `--remove-path-shim`.
+fn path_shim(env: &EnvMap, install: bool) -> Result<i32, Error> {
+    let dir = path_shim::dir(env).ok_or_else(|| {
+        Error::Refused(
+            "neither HOME nor XDG_DATA_HOME is set: no place for the PATH directory".into(),
+        )
+    })?;
+    let mut out = std::io::stdout().lock();
+    let text = if install {
+        let me = std::env::current_exe()
+            .map_err(|e| Error::io("cannot tell where this c9aws binary is", e))?;
+        let link = path_shim::install(&dir, &me)
+            .map_err(|e| Error::io(format!("cannot make {}", dir.display()), e))?;
+        format!(
+            "c9aws: {} -> {}\n\
+             Programs whose PATH starts with {d} now run `aws` through c9aws (kubectl's exec \
+             plugin, make, eksctl, IDE tasks). `c9aws init` puts it first on PATH: open a new \
+             shell (with `eval \"$(c9aws init bash)\"` in ~/.bashrc), or for cron set \
+             PATH={d}:/usr/local/bin:/usr/bin:/bin in the crontab.\n\
+             Undo: c9aws setup --remove-path-shim\n",
+            link.display(),
+            me.display(),
+            d = dir.display()
+        )
+    } else {
+        let gone = path_shim::remove(&dir)
+            .map_err(|e| Error::io(format!("cannot remove {}", dir.display()), e))?;
+        if gone.is_empty() {
+            format!(
+                "c9aws: nothing to remove ({} is not there)\n",
+                dir.display()
+            )
+        } else {
+            let list: Vec<String> = gone.iter().map(|p| p.display().to_string()).collect();
+            format!(
+                "c9aws: removed {}\n\
+                 Shells started before keep {} on PATH (now empty: harmless).\n",
+                list.join(", "),
+                dir.display()
+            )
+        }
+    };
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|_| Error::Stdout)?;
     Ok(0)
 }
 

@@ -259,7 +259,7 @@ fn via_profile(mut r: CredentialReport, provider: &'static str, why: &str) -> Cr
     r
 }
 
-fn human_age(secs: u64) -> String {
+pub(crate) fn human_age(secs: u64) -> String {
     match secs {
         0..=119 => format!("{secs} s"),
         120..=7199 => format!("{} min", secs / 60),

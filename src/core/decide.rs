@@ -29,11 +29,28 @@ pub enum ServiceRoute {
     Fallback,
 }
 
-#[derive(Debug, Clone, Default)]
+/// How long Cloud9's managed credentials live after Cloud9 writes them, in
+/// seconds (`amtc_life` in c9aws's config).
+pub const DEFAULT_AMTC_LIFE: u64 = 900;
+
+#[derive(Debug, Clone)]
 pub struct Policy {
     pub fallback_profile: Option<String>,
     pub on_unknown: OnUnknown,
     pub service_routes: BTreeMap<String, ServiceRoute>,
+    /// AMTC older than this (the credentials file's age) are expired; 0: never.
+    pub amtc_life: u64,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            fallback_profile: None,
+            on_unknown: OnUnknown::default(),
+            service_routes: BTreeMap::new(),
+            amtc_life: DEFAULT_AMTC_LIFE,
+        }
+    }
 }
 
 /// What c9aws does with the call.
@@ -291,6 +308,8 @@ mod tests {
             Verdict::GatewayEndpoint,
             Verdict::RefusedAction,
             Verdict::LearntRefusal,
+            Verdict::SignedForElsewhere,
+            Verdict::Expired,
             Verdict::Unknown,
         ];
         let sources = [
@@ -309,7 +328,7 @@ mod tests {
                         let policy = Policy {
                             fallback_profile: fallback.clone(),
                             on_unknown,
-                            service_routes: BTreeMap::new(),
+                            ..Default::default()
                         };
                         let d = decide(
                             Kind::Calls,

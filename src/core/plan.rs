@@ -281,6 +281,8 @@ fn prepare_switch(p: &mut Plan, inv: &Invocation, f: &Facts, original: &profile:
 fn fill_routes(p: &mut Plan, inv: &Invocation, f: &Facts) {
     let empty = NetFacts::default();
     let net = f.net.unwrap_or(&empty);
+    let creds_file = &f.files.credentials;
+    let expired = route::expired(creds_file.age_secs, f.policy.amtc_life, &creds_file.path);
     for (i, service) in p.services.clone().iter().enumerate() {
         let hosts = p.service_hosts.get(service).cloned().unwrap_or_default();
         let api = if i == 0 {
@@ -298,7 +300,16 @@ fn fill_routes(p: &mut Plan, inv: &Invocation, f: &Facts) {
             hosts: &hosts,
             region: p.region.as_deref(),
         };
-        let mut v = route::verdict(&call, net);
+        // Expired keys fail everywhere; a command signing for another machine
+        // fails whatever the route; then the route itself.
+        let by_command = match (i, inv.command.as_deref(), inv.operation.as_deref()) {
+            (0, Some(c), Some(o)) => route::command_verdict(f.major, c, o, &inv.rest),
+            _ => None,
+        };
+        let mut v = expired
+            .clone()
+            .or(by_command)
+            .unwrap_or_else(|| route::verdict(&call, net));
         if f.net.is_none() && v.verdict == Verdict::Unknown {
             v.evidence = vec!["network facts were not gathered".into()];
         }
@@ -622,6 +633,79 @@ mod tests {
                 want.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
                 "{major:?} {config:?} {env:?} {imds:?} {argv:?}"
             );
+        }
+    }
+
+    /// Expired keys switch every call; a command signing for another
+    /// machine switches whatever the route; a fresh file and an ordinary
+    /// command keep AMTC (the route is unknown without network facts).
+    #[test]
+    fn expired_and_signed_for_elsewhere_switch() {
+        let config = "[default]\nregion = ap-northeast-1\n[profile fb]\nregion = ap-northeast-1\n";
+        let policy = Policy {
+            fallback_profile: Some("fb".into()),
+            ..Default::default()
+        };
+        let cloud9 = Cloud9Facts::default();
+        let env = EnvMap::new();
+        // (major, the credentials file's age, argv, the primary service's verdict)
+        type Row<'a> = (CliMajor, Option<u64>, &'a [&'a str], Option<Verdict>);
+        let rows: &[Row] = &[
+            (
+                CliMajor::V2,
+                Some(60),
+                &["eks", "get-token", "--cluster-name", "c"],
+                Some(Verdict::SignedForElsewhere),
+            ),
+            (
+                CliMajor::V1,
+                Some(60),
+                &["s3", "presign", "s3://b/k"],
+                Some(Verdict::SignedForElsewhere),
+            ),
+            (CliMajor::V2, Some(60), &["ec2", "describe-instances"], None),
+            (
+                CliMajor::V2,
+                Some(3600),
+                &["ec2", "describe-instances"],
+                Some(Verdict::Expired),
+            ),
+            (
+                CliMajor::V1,
+                Some(3600),
+                &["s3", "presign", "s3://b/k"],
+                Some(Verdict::Expired),
+            ),
+            (CliMajor::V1, None, &["ec2", "describe-instances"], None),
+        ];
+        for (major, age, argv, want) in rows {
+            let mut files = files(config);
+            files.credentials.age_secs = *age;
+            let args: Vec<String> = argv.iter().map(|a| a.to_string()).collect();
+            let p = plan(&Facts {
+                args: &args,
+                major: *major,
+                major_known: true,
+                cli_version: None,
+                env: &env,
+                files: &files,
+                aliases: &Aliases::default(),
+                cloud9: &cloud9,
+                imds_region: None,
+                net: None,
+                policy: &policy,
+            });
+            let primary = &p.routes[&p.services[0]];
+            match want {
+                Some(v) => {
+                    assert_eq!(primary.verdict, *v, "{argv:?}: {p:?}");
+                    assert!(p.decision.action.is_switch(), "{argv:?}: {p:?}");
+                }
+                None => {
+                    assert_eq!(primary.verdict, Verdict::Unknown, "{argv:?}");
+                    assert!(!p.decision.action.is_switch(), "{argv:?}");
+                }
+            }
         }
     }
 

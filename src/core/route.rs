@@ -5,8 +5,13 @@
 //! no public IPv4 or an egress IP that differs from it means NAT; a host that
 //! resolves into the VPC or a private range means an interface endpoint; the
 //! subnet's route table sending the service's prefix list to a `vpce-` means a
-//! gateway endpoint. Pure: facts in (each may be missing), verdicts out.
+//! gateway endpoint. Also what needs no network fact: the commands whose
+//! output is signed with AMTC for another machine to present
+//! (`signed-for-elsewhere`), and AMTC past their life, from the credentials
+//! file's age (`expired`). Pure: facts in (each may be missing), verdicts out.
 
+use crate::core::credentials::human_age;
+use crate::core::CliMajor;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -21,6 +26,11 @@ pub enum Verdict {
     RefusedAction,
     /// AWS refused AMTC for this service and region before (the safety net saw it).
     LearntRefusal,
+    /// The command's output is a token or URL signed with AMTC for another
+    /// machine to present: AWS checks it against that machine's address.
+    SignedForElsewhere,
+    /// Cloud9 has not rewritten the credentials file for longer than AMTC live.
+    Expired,
     Unknown,
 }
 
@@ -34,6 +44,8 @@ impl Verdict {
                 | Verdict::GatewayEndpoint
                 | Verdict::RefusedAction
                 | Verdict::LearntRefusal
+                | Verdict::SignedForElsewhere
+                | Verdict::Expired
         )
     }
     pub fn as_str(self) -> &'static str {
@@ -44,6 +56,8 @@ impl Verdict {
             Verdict::GatewayEndpoint => "gateway-endpoint",
             Verdict::RefusedAction => "refused-action",
             Verdict::LearntRefusal => "learnt-refusal",
+            Verdict::SignedForElsewhere => "signed-for-elsewhere",
+            Verdict::Expired => "expired",
             Verdict::Unknown => "unknown",
         }
     }
@@ -251,6 +265,114 @@ pub fn refused_action(call: &ServiceCall) -> Option<String> {
         }
     }
     None
+}
+
+/// The CLI majors that have a command.
+#[derive(Clone, Copy)]
+enum Majors {
+    Both,
+    V2,
+}
+
+/// Commands whose output is a credential or a signed URL that someone else
+/// presents to AWS later, from their own address. AMTC are accepted only from
+/// the environment's IP, so what is signed with them fails there even when
+/// signing it worked here. (command, operation, majors, why.)
+const SIGNED_FOR_ELSEWHERE: &[(&str, &str, Majors, &str)] = &[
+    (
+        "eks",
+        "get-token",
+        Majors::Both,
+        "the token is a presigned sts:GetCallerIdentity URL that the EKS control plane presents to STS from its own address, so AMTC signatures are refused there (kubectl: \"You must be logged in to the server (Unauthorized)\")",
+    ),
+    (
+        "s3",
+        "presign",
+        Majors::Both,
+        "a presigned URL is used by whoever it is given to, from their address, and stops working when the AMTC session token expires (~15 min), whatever --expires-in says",
+    ),
+    (
+        "rds",
+        "generate-db-auth-token",
+        Majors::Both,
+        "the IAM auth token is presented by a database client to the database, not from the environment's public IP, and lives no longer than the AMTC session",
+    ),
+    (
+        "dsql",
+        "generate-db-connect-auth-token",
+        Majors::V2,
+        "the token is presented by a database client to Aurora DSQL, not from the environment's public IP, and lives no longer than the AMTC session",
+    ),
+    (
+        "dsql",
+        "generate-db-connect-admin-auth-token",
+        Majors::V2,
+        "the token is presented by a database client to Aurora DSQL, not from the environment's public IP, and lives no longer than the AMTC session",
+    ),
+];
+
+/// Operations whose API also requires `sts:GetServiceBearerToken` (their API
+/// references say so), an STS action outside AMTC's allow-list.
+const NEEDS_SERVICE_BEARER_TOKEN: &[(&str, &str)] = &[
+    ("codeartifact", "get-authorization-token"),
+    ("codeartifact", "login"),
+    ("ecr-public", "get-authorization-token"),
+    ("ecr-public", "get-login-password"),
+];
+
+/// The verdict a command gets from its name alone, for its primary service:
+/// `signed-for-elsewhere` (its output is for another machine) or
+/// `refused-action` (it needs an STS action AMTC may not do). `None` for
+/// every other command.
+pub fn command_verdict(
+    major: CliMajor,
+    command: &str,
+    operation: &str,
+    params: &[String],
+) -> Option<RouteVerdict> {
+    if let Some((_, _, _, why)) = SIGNED_FOR_ELSEWHERE.iter().find(|(c, o, m, _)| {
+        *c == command && *o == operation && (matches!(m, Majors::Both) || major == CliMajor::V2)
+    }) {
+        let mut evidence = vec![format!("`{command} {operation}`: {why}")];
+        if command == "eks" && param(params, "--role-arn").is_some() {
+            evidence.push(
+                "with --role-arn it also calls sts:AssumeRole, outside AMTC's sts allow-list"
+                    .into(),
+            );
+        }
+        return Some(RouteVerdict {
+            verdict: Verdict::SignedForElsewhere,
+            evidence,
+        });
+    }
+    if NEEDS_SERVICE_BEARER_TOKEN
+        .iter()
+        .any(|(c, o)| *c == command && *o == operation)
+    {
+        return Some(RouteVerdict {
+            verdict: Verdict::RefusedAction,
+            evidence: vec![format!(
+                "`{command} {operation}` needs sts:GetServiceBearerToken, outside AMTC's sts allow-list"
+            )],
+        });
+    }
+    None
+}
+
+/// AMTC past their life: Cloud9 rewrites the credentials file every ~5 min
+/// while the owner's IDE is open, and each token lives ~15 min. A file older
+/// than `life` seconds holds expired keys (the IDE is closed). `life` 0 turns
+/// the check off; an unknown age is not evidence.
+pub fn expired(age_secs: Option<u64>, life: u64, path: &str) -> Option<RouteVerdict> {
+    let age = age_secs?;
+    (life > 0 && age > life).then(|| RouteVerdict {
+        verdict: Verdict::Expired,
+        evidence: vec![format!(
+            "Cloud9 last wrote {path} {} ago, longer than its managed credentials live ({} s, amtc_life): they have expired (is the IDE closed?)",
+            human_age(age),
+            life
+        )],
+    })
 }
 
 /// RFC 1918 and the shared/link-local ranges: never reached over the internet.
@@ -575,5 +697,136 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Every classed command, with each major it exists in; and the
+    /// neighbours checked and left out (their output is used from this
+    /// machine, or is not signed with AWS credentials).
+    #[test]
+    fn command_verdict_table() {
+        use CliMajor::{V1, V2};
+        let none: &[String] = &[];
+        let rows: &[(CliMajor, &str, &str, Option<Verdict>)] = &[
+            (V1, "eks", "get-token", Some(Verdict::SignedForElsewhere)),
+            (V2, "eks", "get-token", Some(Verdict::SignedForElsewhere)),
+            (V1, "s3", "presign", Some(Verdict::SignedForElsewhere)),
+            (V2, "s3", "presign", Some(Verdict::SignedForElsewhere)),
+            (
+                V1,
+                "rds",
+                "generate-db-auth-token",
+                Some(Verdict::SignedForElsewhere),
+            ),
+            (
+                V2,
+                "rds",
+                "generate-db-auth-token",
+                Some(Verdict::SignedForElsewhere),
+            ),
+            (
+                V2,
+                "dsql",
+                "generate-db-connect-auth-token",
+                Some(Verdict::SignedForElsewhere),
+            ),
+            (
+                V2,
+                "dsql",
+                "generate-db-connect-admin-auth-token",
+                Some(Verdict::SignedForElsewhere),
+            ),
+            // v1's dsql has no token commands: a usage error there, nothing to switch.
+            (V1, "dsql", "generate-db-connect-auth-token", None),
+            (
+                V1,
+                "codeartifact",
+                "get-authorization-token",
+                Some(Verdict::RefusedAction),
+            ),
+            (
+                V2,
+                "codeartifact",
+                "get-authorization-token",
+                Some(Verdict::RefusedAction),
+            ),
+            (V1, "codeartifact", "login", Some(Verdict::RefusedAction)),
+            (V2, "codeartifact", "login", Some(Verdict::RefusedAction)),
+            (
+                V1,
+                "ecr-public",
+                "get-login-password",
+                Some(Verdict::RefusedAction),
+            ),
+            (
+                V2,
+                "ecr-public",
+                "get-login-password",
+                Some(Verdict::RefusedAction),
+            ),
+            (
+                V2,
+                "ecr-public",
+                "get-authorization-token",
+                Some(Verdict::RefusedAction),
+            ),
+            // Checked and left out.
+            (V1, "ecr", "get-login-password", None),
+            (V2, "ecr", "get-login-password", None),
+            (V1, "ecr", "get-login", None),
+            (V2, "ecr", "get-authorization-token", None),
+            (V2, "codecommit", "credential-helper", None),
+            (V2, "cloudfront", "sign", None),
+            (V2, "redshift", "get-cluster-credentials", None),
+            (V2, "emr", "get-cluster-session-credentials", None),
+            (V2, "s3", "cp", None),
+            (V2, "eks", "update-kubeconfig", None),
+            (V2, "rds", "describe-db-instances", None),
+        ];
+        for (major, c, o, want) in rows {
+            let got = command_verdict(*major, c, o, none);
+            assert_eq!(got.as_ref().map(|v| v.verdict), *want, "{major:?} {c} {o}");
+            if let Some(v) = got {
+                assert!(v.verdict.refuses());
+                assert!(
+                    v.evidence[0].contains(&format!("`{c} {o}`")),
+                    "{:?}",
+                    v.evidence
+                );
+            }
+        }
+        let role = vec![
+            "--cluster-name".to_string(),
+            "c".into(),
+            "--role-arn".into(),
+            "arn:aws:iam::1:role/r".into(),
+        ];
+        let v = command_verdict(V2, "eks", "get-token", &role).unwrap();
+        assert_eq!(v.verdict, Verdict::SignedForElsewhere);
+        assert!(v.evidence[1].contains("sts:AssumeRole"), "{:?}", v.evidence);
+    }
+
+    #[test]
+    fn expired_from_the_files_age() {
+        let rows: &[(Option<u64>, u64, bool)] = &[
+            (None, 900, false),
+            (Some(0), 900, false),
+            (Some(600), 900, false),
+            (Some(900), 900, false),
+            (Some(901), 900, true),
+            (Some(7200), 900, true),
+            (Some(7200), 0, false),
+            (Some(1000), 1200, false),
+        ];
+        for (age, life, want) in rows {
+            let v = expired(*age, *life, "/h/.aws/credentials");
+            assert_eq!(v.is_some(), *want, "{age:?} {life}");
+            if let Some(v) = v {
+                assert_eq!(v.verdict, Verdict::Expired);
+                assert!(v.verdict.refuses());
+                assert!(v.evidence[0].contains("/h/.aws/credentials"));
+                assert!(v.evidence[0].contains(&format!("({life} s, amtc_life)")));
+            }
+        }
+        assert!(expired(Some(7200), 900, "c").unwrap().evidence[0].contains("2 h ago"));
     }
 }

@@ -15,6 +15,7 @@ mod cli;
 mod credential_process;
 mod doctor_exec;
 mod helper;
+mod kube;
 mod secrets;
 mod setup;
 mod shell;
