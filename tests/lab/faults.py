@@ -20,10 +20,28 @@ without ec2:Describe*; facts cache corrupt / of another format / unwritable / re
 (a read-only bind mount in a private mount namespace: root ignores modes); malformed
 ~/.aws/config, credentials, alias file and c9aws config; the credentials file rewritten by
 "Cloud9" during the calls. Then 64 cold c9aws processes at once in `private`.
+
+For every CLI major the lab drives (issue 18), two more steps:
+  stdin      the faults that leave a route unknown where AWS refuses AMTC (IMDS down, IMDS refusing
+             tokens, checkip refused / hanging on an instance whose IMDS claims a public IPv4 it does
+             not egress from, a fallback without ec2:Describe* in `s3gw`), each with stdin a pipe,
+             /dev/null and a terminal (`script`): an argv that cannot read stdin ends with the
+             fallback's success, one copy of its output and no refusal shown; the refusal is in
+             facts.json's `learnt`, and (pipe) the next call goes straight to the fallback. `s3 cp -`
+             from a pipe (an argv that reads stdin) runs once: the CLI's refusal and exit status, as
+             plain aws; learnt all the same, and the next upload is switched at once.
+             `--cli-input-json file:///dev/stdin` from a pipe ends as plain aws does.
+  unchanged  IMDS down in `public`: AMTC kept and accepted, so calls run under the safety net without
+             a retry; exit status, stdout bytes, a piped binary upload and its download, and death by
+             SIGINT (to the process group, as Ctrl-C) and SIGTERM are those of plain aws.
 """
+import concurrent.futures as cf
 import json
 import os
+import re
+import shlex
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -91,14 +109,16 @@ else:  # dns-slow: answer A from the hosts map after a delay; dns-dead: read not
 
 
 class Faults:
-    def __init__(self, lab):
+    def __init__(self, lab, cli=None):
         self.lab = lab
-        self.cli = lab.clis[0]
+        self.cli = cli or lab.clis[0]
         self.sc = {s.name: s for s in lab.scens}
         self.checks = []
         self.helpers = []
         self.n = 0
         self.calls = 0
+        self.lock = threading.Lock()
+        self.prefix = ""  # "v1 " / "v2 " for the steps run for every CLI major
 
     # -- plumbing ------------------------------------------------------------------------------
     def env(self, sc, home, tag, extra=None):
@@ -118,23 +138,35 @@ class Faults:
                 env[k] = v
         return env
 
-    def run(self, sc, home, tag, argv, extra=None, timeout=60, wrap=None):
+    def run(self, sc, home, tag, argv, extra=None, timeout=60, wrap=None, stdin="null", data=b""):
+        rc, out, err, secs = self.run_b(sc, home, tag, argv, extra, timeout, wrap, stdin, data)
+        return rc, out.decode(errors="replace"), err, secs
+
+    def run_b(self, sc, home, tag, argv, extra=None, timeout=60, wrap=None, stdin="null", data=b""):
+        """stdin: "null" (/dev/null), "pipe" (a pipe carrying `data`, then closed) or "tty" (util-linux
+        `script`: stdin, stdout and stderr on a new pty; script's own stdin is /dev/null, so the pty
+        reads end of file at once and nothing waits for a keyboard). stdout comes back as bytes."""
         inner = list(argv)
         if wrap:
             inner = wrap + inner
+        if stdin == "tty":
+            inner = ["script", "-qec", shlex.join(inner), "/dev/null"]
         cmd = ["ip", "netns", "exec", sc.ns, "timeout", "-k", "3", str(timeout)] + inner
+        kw = {"input": data} if stdin == "pipe" else {"stdin": subprocess.DEVNULL}
         t = time.time()
         try:
             r = subprocess.run(cmd, capture_output=True, env=self.env(sc, home, tag, extra), timeout=timeout + 10,
-                               cwd=str(home), stdin=subprocess.DEVNULL)
-            return r.returncode, r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace"), time.time() - t
+                               cwd=str(home), **kw)
+            return r.returncode, r.stdout, r.stderr.decode(errors="replace"), time.time() - t
         except subprocess.TimeoutExpired:
-            return 124, "", "[python-side timeout]", time.time() - t
+            return 124, b"", "[python-side timeout]", time.time() - t
 
     def tag(self, name):
         """A call tag the User-Agent carries intact: letters, digits and dashes, unique per call."""
-        self.calls += 1
-        return "c9lab-faults-%s-%d" % ("".join(c if c.isalnum() else "-" for c in name).strip("-"), self.calls)
+        with self.lock:
+            self.calls += 1
+            n = self.calls
+        return "c9lab-faults-%s-%s-%d" % (self.cli, "".join(c if c.isalnum() else "-" for c in name).strip("-"), n)
 
     def keys(self, tag, svc):
         time.sleep(0.15)
@@ -142,8 +174,19 @@ class Faults:
         return [(who_of(l.get("key")), l.get("verdict")) for l in by_tag.get(tag, []) if l.get("svc") == svc]
 
     def home(self, case, sc):
-        self.n += 1
-        return make_home(self.lab.work, "faults%02d-%s-%s" % (self.n, case, self.cli), sc)
+        with self.lock:
+            self.n += 1
+            n = self.n
+        return make_home(self.lab.work, "faults%02d-%s-%s" % (n, case, self.cli), sc)
+
+    STARTED = set()  # (namespace, port) of helpers started once for every CLI major
+
+    def once(self, sc, port):
+        with self.lock:
+            if (sc.ns, port) in Faults.STARTED:
+                return False
+            Faults.STARTED.add((sc.ns, port))
+            return True
 
     def helper(self, sc, mode, addr, port, hosts=None, ready=None, delay=0):
         argv = ["ip", "netns", "exec", sc.ns, sys.executable, "-c", HELPER, mode, addr, str(port),
@@ -153,12 +196,12 @@ class Faults:
         time.sleep(0.4)
         return p
 
-    def imds(self, sc, mode, port):
+    def imds(self, sc, mode, port, config=None):
         lab = self.lab
-        log = lab.work / ("imds-%s-%s.log" % (sc.name, mode))
-        ready = lab.work / ("imds-%s-%s.ready" % (sc.name, mode))
+        log = lab.work / ("imds-%s-%s-%d.log" % (sc.name, mode, port))
+        ready = lab.work / ("imds-%s-%s-%d.ready" % (sc.name, mode, port))
         p = subprocess.Popen(["ip", "netns", "exec", sc.ns, sys.executable, str(Path(__file__).parent / "imds.py"),
-                              "--config", str(lab.work / ("imds-%s.json" % sc.name)), "--port", str(port),
+                              "--config", str(config or lab.work / ("imds-%s.json" % sc.name)), "--port", str(port),
                               "--mode", mode, "--lifetime", "600", "--log", str(log), "--ready", str(ready)],
                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.helpers.append(p)
@@ -177,7 +220,8 @@ class Faults:
                 p.kill()
 
     def add(self, ok, name, text):
-        self.checks.append((bool(ok), "%-34s %s" % (name, text)))
+        with self.lock:
+            self.checks.append((bool(ok), "%s%-34s %s" % (self.prefix, name, text)))
 
     # -- one c9aws call and its verdict -----------------------------------------------------------
     def expect(self, name, sc, home, want, argv=None, extra=None, svc="sts", safety_net=False, says=None,
@@ -224,6 +268,7 @@ class Faults:
             for sc in (pub, prv):
                 if sc:
                     self.imds(sc, mode, port)
+        self.imds_transient()
         for case, port in (("imds-down", 8199), ("imds-hang", 8101), ("imds-no-token", 8102)):
             extra = {"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://169.254.169.254:%d" % port}
             if pub:
@@ -232,6 +277,22 @@ class Faults:
                 # No facts: the route is unknown, AMTC is kept (on_unknown = amtc), AWS refuses it
                 # from behind the NAT, and the safety net retries with the fallback.
                 self.expect(case + "/private", prv, self.home(case, prv), "fallback", extra=extra, safety_net=True)
+
+    def imds_transient(self):
+        """IMDS slow once (a loaded instance: the token at once, each read past the client's 500 ms read
+        timeout), then answering again: the first call cannot know the route (safety net: AMTC refused,
+        retried); the next one, with IMDS well, must see the NAT before the call. A read timeout after
+        a token was issued is not "no IMDS here" (off EC2 the token PUT itself gets no answer)."""
+        prv = self.sc.get("private")
+        if not prv:
+            return
+        if self.once(prv, 8105):
+            self.imds(prv, "slow-read", 8105)
+        h = self.home("imds-slow", prv)
+        self.expect("imds-slow-once/private", prv, h, "fallback",
+                    extra={"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://169.254.169.254:8105"}, safety_net=True)
+        # Another service than the first call's: its refusal is learnt, and would switch sts anyway.
+        self.expect("imds-slow-once/private: next call", prv, h, "fallback", argv=["sqs", "list-queues"], svc="sqs")
 
     def checkip_cases(self):
         pub, prv = self.sc.get("public"), self.sc.get("private")
@@ -411,10 +472,11 @@ class Faults:
         script = 'AWS_EXECUTION_ENV="%s$1" exec "%s" sts get-caller-identity >/dev/null 2>"$HOME/conc-$1.err"' % (
             base, lab.c9aws)
         argv = ["sh", "-c", 'seq 1 %d | xargs -P %d -I{} sh -c \'%s\' sh {}; echo done' % (n, n, script)]
-        rc, out, err, secs = self.run(sc, h, base + "all", argv, timeout=240)
+        # C9AWS_DEBUG: the prober's own account of a failed probe lands in its conc-N.err (never a secret).
+        rc, out, err, secs = self.run(sc, h, base + "all", argv, timeout=240, extra={"C9AWS_DEBUG": "1"})
         time.sleep(0.3)
         by_tag, untagged = lab.parse_log()
-        good = bad = 0
+        good = bad = ended = 0
         for i in range(1, n + 1):
             ks = [(who_of(l.get("key")), l.get("verdict")) for l in by_tag.get(base + str(i), [])
                   if l.get("svc") == "sts"]
@@ -422,9 +484,18 @@ class Faults:
                 good += 1
             else:
                 bad += 1
+            ended += bool(ks) and ks[-1] == ("fallback", "accepted") and len(ks) <= 2
+        # Every call must succeed (a late decision is rescued by the safety net: AMTC refused, retried) ...
+        self.add(ended == n and "done" in out, "concurrent-64/private: succeeded",
+                 "%d of %d ended with the fallback accepted (at most one AMTC refusal before it)" % (ended, n))
+        probes = sorted({l.split("debug: ", 1)[-1].strip()[:160] for f in h.glob("conc-*.err")
+                         for l in f.read_text(errors="replace").splitlines()
+                         if "debug" in l and ("IMDS" in l or "checkip" in l or "probe" in l.lower())})
+        # ... and, unless the machine is starved (every probe has a deadline), be decided before the call.
         self.add(good == n, "concurrent-64/private: decisions",
-                 "%d of %d cold c9aws processes signed with the fallback key only (%d not) in %.1fs" % (
-                     good, n, bad, secs))
+                 "%d of %d cold c9aws processes signed with the fallback key only (%d not) in %.1fs%s" % (
+                     good, n, bad, secs, "" if good == n else "; probe lines: %s; facts.json learnt: %s" % (
+                         " | ".join(probes[:6]) or "none", self.learnt_all(h))))
         p = h / ".cache" / "c9aws" / "facts.json"
         self.cache_sane("concurrent-64/private: cache", p)
         new = lab.front_log.read_text(errors="replace").splitlines()[front_before:]
@@ -438,6 +509,302 @@ class Faults:
         errs = [f for f in h.glob("conc-*.err") if "panicked" in f.read_text(errors="replace")]
         self.add(not errs, "concurrent-64/private: no panic", "%d stderr(s) with a panic" % len(errs))
 
+    # -- stdin: the safety net with stdin as a pipe, /dev/null and a terminal (issue 18) -------------
+    def learnt_all(self, home):
+        try:
+            return json.dumps(json.loads((home / ".cache" / "c9aws" / "facts.json").read_text()).get("learnt"))
+        except (OSError, ValueError) as e:
+            return "unreadable (%s)" % type(e).__name__
+
+    def learnt(self, home, svc, name):
+        """(ok, check name, text): the facts cache's learnt refusal for this service in the lab's region."""
+        p = home / ".cache" / "c9aws" / "facts.json"
+        k = "%s %s" % (svc, REGION)
+        try:
+            e = (json.loads(p.read_text()).get("learnt") or {}).get(k)
+        except (OSError, ValueError) as x:
+            return False, name + ": learnt", "no readable facts.json (%s)" % type(x).__name__
+        ok = isinstance(e, dict) and e.get("value") == "refused" and abs(time.time() - e.get("at", 0)) < 300
+        return ok, name + ": learnt", "facts.json learnt[%r] = %s (want refused, now)" % (k, json.dumps(e))
+
+    def stdin_cases(self):
+        """Every fault that leaves a route unknown where AWS refuses AMTC, with stdin as a pipe,
+        /dev/null and a terminal: an argv that cannot read stdin ends with the fallback's success
+        (one copy of its output, the refusal not shown), the refusal is learnt, and with a pipe
+        the next call goes straight to the fallback. An argv that reads stdin (`s3 cp -`, a pipe)
+        is not run twice: the CLI's own refusal error and exit status, learnt all the same, and
+        the next such call switches at once."""
+        lab = self.lab
+        prv, s3gw = self.sc.get("private"), self.sc.get("s3gw")
+        cases = []
+        if prv:
+            # IMDS on other ports of the private instance: refusing tokens, and one that claims a public
+            # IPv4 the instance does not egress from (a subnet routed to a NAT gateway with an
+            # auto-assigned public IP): there only checkip can tell, so a broken checkip leaves it unknown.
+            cfg = json.loads((lab.work / ("imds-%s.json" % prv.name)).read_text())
+            cfg["public_ipv4"] = "203.0.113.12"
+            natpub_cfg = lab.work / ("imds-%s-natpub.json" % prv.name)
+            natpub_cfg.write_text(json.dumps(cfg))
+            if self.once(prv, 8112):
+                self.imds(prv, "no-token", 8112)
+            if self.once(prv, 8113):
+                self.imds(prv, "normal", 8113, config=natpub_cfg)
+            if self.once(prv, 8114):
+                self.helper(prv, "hang", "127.0.0.1", 8114)
+            natpub = {"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://169.254.169.254:8113"}
+            # Control: with checkip working, the NAT is seen before the call (no refusal at all).
+            self.expect("natpub-control/private", prv, self.home("natpub", prv), "fallback", extra=natpub)
+            cases += [
+                ("imds-down", prv, {"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://169.254.169.254:8199"}, "fallback"),
+                ("imds-no-token", prv, {"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://169.254.169.254:8112"}, "fallback"),
+                ("checkip-down", prv, dict(natpub, C9AWS_CHECKIP_URL="http://127.0.0.1:9/"), "fallback"),
+                ("checkip-hang", prv, dict(natpub, C9AWS_CHECKIP_URL="http://127.0.0.1:8114/"), "fallback"),
+            ]
+        if s3gw:
+            cases.append(("fallback-no-ec2-describe", s3gw, {}, "noec2"))
+        # What plain aws does with `s3 cp -` (stdin piped) where AWS refuses AMTC: the reference.
+        ref = {}
+        for sc in {c[1].name: c[1] for c in cases}.values():
+            h = self.home("stdin-plain", sc)
+            tag = self.tag("stdin-plain-" + sc.name)
+            rc, _, err, _ = self.run(sc, h, tag, ["aws"] + self.cp_argv("plain"), stdin="pipe", data=os.urandom(4096))
+            ref[sc.name] = rc
+            ks = self.keys(tag, "s3")
+            self.add(rc != 0 and ks == [("amtc", "refused")], "stdin-reference/%s" % sc.name,
+                     "plain aws s3 cp - s3://… < pipe: exit %d, keys %s (want non-zero, amtc:refused)" % (
+                         rc, ",".join("%s:%s" % k for k in ks) or "none"))
+        if prv:
+            self.cli_input_json(prv, cases[0][2])
+            self.stdin_loop(prv, cases[0][2])
+        ex = cf.ThreadPoolExecutor(max_workers=lab.jobs)
+        try:
+            futs = [ex.submit(self.stdin_case, *c, ref=ref) for c in cases]
+            got = [f.result() for f in futs]
+        finally:
+            ex.shutdown(wait=False, cancel_futures=True)
+        with self.lock:
+            for g in got:  # in case order, whatever order the cases ended in
+                self.checks.extend(g)
+
+    def cp_argv(self, who):
+        return ["s3", "cp", "-", "s3://c9lab-bucket/c9lab-stdin-%s-%s-%s.bin" % (self.cli, who, self.tag("k"))]
+
+    def cli_input_json(self, sc, extra):
+        """`--cli-input-json file:///dev/stdin` from a pipe: both CLI majors open /dev/stdin twice,
+        so the second read of a pipe is empty and the CLI fails before any request. c9aws must end
+        exactly so: same exit status and message, no request, nothing retried."""
+        argv = CALL + ["--cli-input-json", "file:///dev/stdin"]
+        h = self.home("cli-input-json", sc)
+        tag = self.tag("cli-input-json-" + sc.name)
+        arc, aout, aerr, _ = self.run(sc, h, tag + "-aws", ["aws"] + argv, extra, stdin="pipe", data=b"{}\n")
+        crc, cout, cerr, secs = self.run(sc, h, tag, [self.lab.c9aws] + argv, extra, stdin="pipe", data=b"{}\n")
+        last = lambda e: ([l for l in e.strip().splitlines() if l.strip()] or [""])[0]
+        ks, wk = self.keys(tag, "sts"), self.keys(tag + "-aws", "sts")
+        ok = crc == arc != 0 and cout == aout and last(cerr) == last(aerr) and not ks and not wk and secs < BOUND
+        self.add(ok, "cli-input-json-stdin/%s" % sc.name, "imds down, sts get-caller-identity --cli-input-json "
+                 "file:///dev/stdin < pipe '{}': exit c9aws %d / aws %d, requests %d / %d, first stderr line %s: %r "
+                 "(%.1fs)" % (crc, arc, len(ks), len(wk), "same" if last(cerr) == last(aerr) else "DIFFERENT",
+                              last(cerr)[:90], secs))
+
+    def stdin_loop(self, sc, extra):
+        """A script's `… | while read x; do aws …; done`: the calls share the loop's stdin. The first
+        is refused and retried (its argv cannot read stdin), the next ones switch at once, and no
+        line of the loop's input may be eaten by c9aws or the CLI."""
+        h = self.home("stdin-loop", sc)
+        tag = self.tag("stdin-loop")
+        script = ('printf "a\\nb\\nc\\n" | while read x; do "$0" sts get-caller-identity >/dev/null 2>>"$HOME/loop.err" '
+                  '|| echo "failed $x"; echo "got $x"; done')
+        rc, out, err, secs = self.run(sc, h, tag, ["sh", "-c", script, self.lab.c9aws], extra, timeout=BOUND * 3)
+        ks = self.keys(tag, "sts")
+        want = [("amtc", "refused")] + [("fallback", "accepted")] * 3
+        ok = rc == 0 and out.split("\n") == ["got a", "got b", "got c", ""] and ks == want and secs < BOUND * 3
+        self.add(ok, "stdin-loop/%s" % sc.name, "imds down, printf 'a\\nb\\nc\\n' | while read x; do c9aws sts "
+                 "get-caller-identity; done: loop saw %s, keys %s (want amtc:refused, then fallback:accepted x3), "
+                 "%.1fs%s" % ([l for l in out.split("\n") if l], ",".join("%s:%s" % k for k in ks) or "none", secs,
+                              "" if ok else "  " + ((h / "loop.err").read_text(errors="replace")[-300:]
+                                                   if (h / "loop.err").exists() else err[-300:])))
+
+    def stdin_case(self, case, sc, extra, fb, ref):
+        out = []
+
+        def add(ok, name, text):
+            out.append((bool(ok), "%s%-34s %s" % (self.prefix, name, text)))
+
+        argv, svc, marker = (["s3api", "list-buckets"], "s3", '"Buckets"') if sc.name == "s3gw" else (
+            CALL, "sts", '"Arn"')
+        for mode in ("pipe", "null", "tty"):
+            name = "%s/%s/stdin-%s" % (case, sc.name, mode)
+            h = self.home("stdin-" + case + "-" + mode, sc)
+            if fb == "noec2":
+                self.noec2_fallback(h)
+            tag = self.tag(name)
+            rc, outb, err, secs = self.run_b(sc, h, tag, [self.lab.c9aws] + argv, extra, stdin=mode,
+                                             data=b"c9lab: bytes nobody reads\n", timeout=BOUND + 20)
+            ks = self.keys(tag, svc)
+            # On a terminal CLI v2 pages its output with `less` (TERM=dumb: a warning, then the text with
+            # SGR resets); the pager reads end of file from the pty and goes on. Only the text is compared.
+            text = re.sub(r"\x1b\[[0-9;]*m", "", outb.decode(errors="replace").replace("\r", ""))
+            seen = text + (err if mode != "tty" else "")
+            try:
+                doc = json.loads(text[text.index("{"):text.rindex("}") + 1] if mode == "tty" else text)
+                once = isinstance(doc, dict) and text.count(marker) == 1
+            except ValueError:
+                once = False
+            hidden = not any(x in seen for x in ("InvalidClientTokenId", "InvalidToken", "security token"))
+            ok = (rc == 0 and ks == [("amtc", "refused"), (fb, "accepted")] and once and hidden
+                  and secs < BOUND + 20 and "panicked" not in seen)
+            add(ok, name, "exit %d, keys %s (want amtc:refused,%s:accepted), stdout one %s document: %s, "
+                "refusal not shown: %s, %.1fs%s" % (
+                    rc, ",".join("%s:%s" % k for k in ks) or "none", fb, marker, once, hidden, secs,
+                    "" if ok else "  stdout+stderr: " + seen.strip()[-300:]))
+            add(*self.learnt(h, svc, name))
+            if mode == "pipe":
+                tag = self.tag(name + "-next")
+                rc, _, err, secs = self.run(sc, h, tag, [self.lab.c9aws] + argv, extra, stdin=mode, data=b"x\n")
+                ks = self.keys(tag, svc)
+                ok = rc == 0 and ks == [(fb, "accepted")]
+                add(ok, name + ": next call", "exit %d, keys %s (want %s:accepted only: switched at once)%s" % (
+                    rc, ",".join("%s:%s" % k for k in ks) or "none", fb, "" if ok else "  " + err.strip()[-200:]))
+        # An argv that reads stdin, from a pipe: run once; the CLI's own error and exit status.
+        name = "%s/%s/reads-stdin-pipe" % (case, sc.name)
+        h = self.home("stdin-" + case + "-reads", sc)
+        if fb == "noec2":
+            self.noec2_fallback(h)
+        tag = self.tag(name)
+        rc, _, err, secs = self.run(sc, h, tag, [self.lab.c9aws] + self.cp_argv("c9aws"), extra, stdin="pipe",
+                                    data=os.urandom(4096), timeout=BOUND + 20)
+        ks = self.keys(tag, "s3")
+        says = any(x in err for x in ("InvalidClientTokenId", "InvalidToken", "security token"))
+        ok = rc == ref.get(sc.name) and ks == [("amtc", "refused")] and says and secs < BOUND + 20 \
+            and "panicked" not in err
+        add(ok, name, "s3 cp - s3://… < pipe: exit %d (plain aws %s), keys %s (want amtc:refused only: not run "
+            "twice), the CLI's refusal on stderr: %s, %.1fs%s" % (
+                rc, ref.get(sc.name), ",".join("%s:%s" % k for k in ks) or "none", says, secs,
+                "" if ok else "  stderr: " + err.strip()[-300:]))
+        add(*self.learnt(h, "s3", name))
+        tag = self.tag(name + "-next")
+        rc, _, err, secs = self.run(sc, h, tag, [self.lab.c9aws] + self.cp_argv("c9aws"), extra, stdin="pipe",
+                                    data=os.urandom(4096))
+        ks = self.keys(tag, "s3")
+        ok = rc == 0 and ks == [(fb, "accepted")]
+        add(ok, name + ": next call", "the same upload < pipe: exit %d, keys %s (want %s:accepted only)%s" % (
+            rc, ",".join("%s:%s" % k for k in ks) or "none", fb, "" if ok else "  " + err.strip()[-200:]))
+        return out
+
+    def noec2_fallback(self, h):
+        (h / ".aws" / "config").write_text("[profile c9-fallback]\naws_access_key_id = %s\n"
+                                           "aws_secret_access_key = %s\nregion = %s\n" % (
+                                               NOEC2_KEY[0], NOEC2_KEY[1], REGION))
+
+    # -- calls the safety net watches but does not retry: nothing may change ------------------
+    def unchanged_cases(self):
+        """IMDS down in the public subnet: every route is unknown, AMTC is kept and works, so c9aws
+        runs the CLI as a child (the safety net) and never retries. Exit status, stdout bytes,
+        stdin bytes and death by signal must be what plain aws gives on the same home."""
+        pub = self.sc.get("public")
+        if not pub:
+            return
+        extra = {"AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://169.254.169.254:8199"}
+        h = self.home("unchanged", pub)
+        # The premise: each of these calls is watched by the safety net (AMTC kept, retry armed), and
+        # c9aws knows which of them read stdin.
+        plans = []
+        for argv in (CALL, ["s3", "ls", "s3://c9lab-no-such-bucket"], ["s3", "cp", "-", "s3://c9lab-bucket/k"],
+                     ["s3", "cp", "s3://c9lab-bucket/k", "-"], ["sqs", "receive-message", "--queue-url", "q"]):
+            rc, out, err, _ = self.run(pub, h, self.tag("unchanged-explain"), [self.lab.c9aws, "explain", "--json"]
+                                       + argv, extra)
+            try:
+                doc = json.loads(out)
+                plans.append((" ".join(argv[:4]), doc["decision"]["action"],
+                              doc["decision"].get("retry_on_refusal"), doc.get("stdin")))
+            except (ValueError, KeyError, TypeError):
+                plans.append((" ".join(argv), "no plan (exit %d)" % rc, None, None))
+        ok = all(a == "passthrough" and r is True for _, a, r, _ in plans) and \
+            [st is not None for _, _, _, st in plans] == [False, False, True, False, False]
+        self.add(ok, "unchanged/public: watched", "; ".join("%s: %s, retry armed %s, stdin %s" % p for p in plans))
+        for cid, argv, svc in (("sts", CALL, "sts"), ("no-such-bucket", ["s3", "ls", "s3://c9lab-no-such-bucket"], "s3")):
+            name = "unchanged/public/%s" % cid
+            tag = self.tag(name)
+            arc, aout, aerr, _ = self.run_b(pub, h, tag + "-aws", ["aws"] + argv, extra, stdin="pipe", data=b"x\n")
+            crc, cout, cerr, secs = self.run_b(pub, h, tag, [self.lab.c9aws] + argv, extra, stdin="pipe", data=b"x\n")
+            ks, wk = self.keys(tag, svc), self.keys(tag + "-aws", svc)
+            last = lambda e: ([l for l in e.strip().splitlines() if l.strip()] or [""])[-1]
+            ok = crc == arc and cout == aout and ks == wk and ks and all(k == ("amtc", "accepted") for k in ks) \
+                and last(cerr) == last(aerr)
+            self.add(ok, name, "exit c9aws %d / aws %d, stdout %d / %d bytes, %s, keys %s / %s, last stderr line "
+                     "%s (%.1fs)" % (crc, arc, len(cout), len(aout), "identical" if cout == aout else "DIFFERENT",
+                                     ",".join("%s:%s" % k for k in ks) or "none",
+                                     ",".join("%s:%s" % k for k in wk) or "none",
+                                     "same" if last(cerr) == last(aerr) else "%r vs %r" % (last(cerr), last(aerr)), secs))
+        # stdin through the watched child, stdout relayed: a binary round trip.
+        payload = os.urandom(96 * 1024) + b"\r\n\x00end"
+        key = "s3://c9lab-bucket/c9lab-unchanged-%s.bin" % self.cli
+        tag = self.tag("unchanged-up")
+        rc1, _, err1, _ = self.run_b(pub, h, tag, [self.lab.c9aws, "s3", "cp", "-", key], extra, stdin="pipe",
+                                     data=payload)
+        tag2 = self.tag("unchanged-down")
+        rc2, out2, err2, _ = self.run_b(pub, h, tag2, [self.lab.c9aws, "s3", "cp", key, "-"], extra, stdin="pipe",
+                                        data=b"x\n")
+        ks = self.keys(tag, "s3") + self.keys(tag2, "s3")
+        ok = rc1 == 0 and rc2 == 0 and out2 == payload and all(k == ("amtc", "accepted") for k in ks) and ks
+        self.add(ok, "unchanged/public/s3-cp-roundtrip", "s3 cp - (stdin piped, %d bytes) exit %d, s3 cp … - exit %d: "
+                 "%d bytes, %s; keys %s%s" % (len(payload), rc1, rc2, len(out2),
+                                              "equal" if out2 == payload else "NOT equal",
+                                              ",".join("%s:%s" % k for k in ks) or "none",
+                                              "" if ok else "  " + (err1 + err2).strip()[-300:]))
+        # Signals: a long poll, interrupted as Ctrl-C does (the whole process group) and by SIGTERM
+        # (to the process started); c9aws must end as plain aws does.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            got = {}
+            for tool in ("aws", "c9aws"):
+                got[tool] = self.signalled(pub, h, tool, sig, extra)
+            ok = got["aws"][0] == got["c9aws"][0] and got["c9aws"][1] and got["aws"][1]
+            self.add(ok, "unchanged/public/%s" % sig.name, "sqs receive-message (20 s long poll) sent %s %s: "
+                     "c9aws returncode %s, plain aws %s (negative: died of that signal); in flight when sent: "
+                     "c9aws %s, aws %s; %.1fs after the signal" % (
+                         sig.name, "to the process group" if sig == signal.SIGINT else "to the process",
+                         got["c9aws"][0], got["aws"][0], got["c9aws"][1], got["aws"][1], got["c9aws"][2]))
+
+    def signalled(self, sc, home, tool, sig, extra):
+        """Start a long poll, wait until the front has it, send sig; (returncode, in flight, secs to end)."""
+        tag = self.tag("signal-%s-%s" % (sig.name, tool))
+        prog = [self.lab.c9aws] if tool == "c9aws" else ["aws"]
+        argv = ["ip", "netns", "exec", sc.ns] + prog + [
+            "sqs", "receive-message", "--queue-url",
+            "https://sqs.%s.amazonaws.com/123456789012/c9lab-queue" % REGION, "--wait-time-seconds", "20"]
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             env=self.env(sc, home, tag, extra), cwd=str(home), start_new_session=True)
+        # In flight: the namespace holds an established connection to the AWS side (nothing else runs
+        # in `public` meanwhile). The front logs a request only when it is answered, 20 s later.
+        inflight = False
+        t_end = time.time() + 20
+        while time.time() < t_end and p.poll() is None:
+            r = subprocess.run(["ip", "netns", "exec", sc.ns, "ss", "-Htn", "state", "established"],
+                               capture_output=True, text=True)
+            if ":443" in r.stdout:
+                inflight = True
+                break
+            time.sleep(0.2)
+        time.sleep(0.5)
+        t = time.time()
+        try:
+            if sig == signal.SIGINT:
+                os.killpg(p.pid, sig)
+            else:
+                p.send_signal(sig)
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+            return "hung (killed)", inflight, time.time() - t
+        except ProcessLookupError:
+            p.wait()
+        finally:
+            if p.stderr:
+                p.stderr.close()
+        return p.returncode, inflight, time.time() - t
+
+
 
 def run(lab):
     if lab.c9aws_problem:
@@ -447,6 +814,12 @@ def run(lab):
     steps = [("imds", f.imds_cases), ("checkip", f.checkip_cases), ("dns", f.dns_cases),
              ("fallback", f.fallback_cases), ("cache", f.cache_cases), ("files", f.file_cases),
              ("rewrite", f.rewrite_cases), ("concurrency", f.concurrency)]
+    # The stdin matrix and the unchanged-call checks run for every CLI major the lab drives.
+    per_cli = [Faults(lab, cli) for cli in lab.clis]
+    for g in per_cli:
+        g.prefix = g.cli + " "
+    steps += [("stdin", lambda: [g.stdin_cases() for g in per_cli]),
+              ("unchanged", lambda: [g.unchanged_cases() for g in per_cli])]
     try:
         for name, step in steps:
             if only and name not in only:
@@ -460,4 +833,6 @@ def run(lab):
             print("faults: %s done in %.1fs" % (name, time.time() - t), flush=True)
     finally:
         f.stop_helpers()
-    return f.checks
+        for g in per_cli:
+            g.stop_helpers()
+    return f.checks + [c for g in per_cli for c in g.checks]

@@ -13,7 +13,8 @@ Runs inside the AWS-side namespace.  It
   * forwards accepted requests, Host header intact, to a moto server it runs on
     127.0.0.1 in the same namespace;
   * writes one line per request to --log:
-      src=.. host=.. key=.. who=.. svc=.. action=.. verdict=accepted|refused status=.. tag=.. reason=..
+      src=.. host=.. key=.. who=.. svc=.. action=.. verdict=accepted|refused status=.. tag=.. reason=.. region=..
+    (region: the SigV4 credential scope's region, "-" when unsigned)
 It exits by itself after --lifetime seconds.
 """
 import argparse
@@ -169,7 +170,7 @@ class Front(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _log(self, **kv):
-        order = ["src", "host", "key", "who", "svc", "action", "verdict", "status", "tag", "reason"]
+        order = ["src", "host", "key", "who", "svc", "action", "verdict", "status", "tag", "reason", "region"]
         line = "ts=%.3f " % time.time() + " ".join("%s=%s" % (k, str(kv.get(k, "-")).replace(" ", "_") or "-") for k in order)
         with self.server.loglock:
             self.server.logf.write(line + "\n")
@@ -242,17 +243,17 @@ class Front(BaseHTTPRequestHandler):
                     '<RequestID>%s</RequestID></Response>' % uuid.uuid4())
             self._reply(403, body, {"Content-Type": "text/xml;charset=UTF-8"})
             self._log(src=src, host=host, key=key, who=who, svc=svc, action=action, verdict="refused",
-                      status=403, tag=tag, reason="deny_ec2")
+                      status=403, tag=tag, reason="deny_ec2", region=region)
             return
         if reason:
             status = self._refuse(proto, svc)
             self._log(src=src, host=host, key=key, who=who, svc=svc, action=action, verdict="refused",
-                      status=status, tag=tag, reason=reason)
+                      status=status, tag=tag, reason=reason, region=region)
             return
 
         status = self._forward(host, body)
         self._log(src=src, host=host, key=key, who=who, svc=svc, action=action, verdict="accepted",
-                  status=status, tag=tag)
+                  status=status, tag=tag, region=region)
 
     def _refuse(self, proto, svc):
         rid = str(uuid.uuid4())

@@ -166,6 +166,8 @@ class Handler(BaseHTTPRequestHandler):
         self._drain()
         if self._fault():
             return
+        if self.server.mode == "slow-read":
+            time.sleep(1.0)  # a loaded instance: the token comes at once, each read a second late
         tok = self.headers.get("X-aws-ec2-metadata-token")
         with self.server.lock:
             exp = self.server.tokens.get(tok or "")
@@ -202,8 +204,9 @@ def main():
     ap.add_argument("--lifetime", type=float, default=900)
     ap.add_argument("--log")
     ap.add_argument("--ready")
-    ap.add_argument("--mode", choices=["normal", "hang", "no-token"], default="normal",
-                    help="faults for tests/lab/faults.py: hang = accept and never answer; no-token = PUT 403")
+    ap.add_argument("--mode", choices=["normal", "hang", "no-token", "slow-read"], default="normal",
+                    help="faults for tests/lab/faults.py: hang = accept and never answer; no-token = PUT 403; "
+                         "slow-read = tokens at once, every GET answered after 1 s")
     a = ap.parse_args()
     with open(a.config) as f:
         c = json.load(f)

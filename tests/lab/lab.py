@@ -68,19 +68,25 @@ REGIONAL_NAMES = [
     "sqs.us-east-1.amazonaws.com", "queue.amazonaws.com",
     "iam.amazonaws.com", "cloud9.ap-northeast-1.amazonaws.com", "cloud9.us-east-1.amazonaws.com",
     "logs.ap-northeast-1.amazonaws.com", "ssm.ap-northeast-1.amazonaws.com",
+    # a region other than the instance's (tests/lab/regions.py: a default profile in eu-west-1)
+    "sts.eu-west-1.amazonaws.com", "ec2.eu-west-1.amazonaws.com", "sqs.eu-west-1.amazonaws.com",
+    "eu-west-1.queue.amazonaws.com",
 ]
-S3_NAMES = ["s3.amazonaws.com", "s3.ap-northeast-1.amazonaws.com", "s3.us-east-1.amazonaws.com"]
+S3_NAMES = ["s3.amazonaws.com", "s3.ap-northeast-1.amazonaws.com", "s3.us-east-1.amazonaws.com",
+            "s3.eu-west-1.amazonaws.com"]
 for _b in (BUCKET, NOBUCKET):
     S3_NAMES += ["%s.s3.ap-northeast-1.amazonaws.com" % _b, "%s.s3.amazonaws.com" % _b,
                  "%s.s3.us-east-1.amazonaws.com" % _b]
-DDB_NAMES = ["dynamodb.ap-northeast-1.amazonaws.com", "dynamodb.us-east-1.amazonaws.com"]
+DDB_NAMES = ["dynamodb.ap-northeast-1.amazonaws.com", "dynamodb.us-east-1.amazonaws.com",
+             "dynamodb.eu-west-1.amazonaws.com"]
 CERT_SANS = ["*.amazonaws.com", "*.ap-northeast-1.amazonaws.com", "*.us-east-1.amazonaws.com",
+             "*.eu-west-1.amazonaws.com",
              "*.s3.amazonaws.com", "*.s3.ap-northeast-1.amazonaws.com", "*.s3.us-east-1.amazonaws.com",
              "*.sts.ap-northeast-1.vpce.amazonaws.com", "*.queue.amazonaws.com", "*.s3.ap-northeast-1.vpce.amazonaws.com"]
 
 # Plug-in modules run after the calls, while the servers are still up: each exposes
 # run(lab) -> list of (ok, text) checks (see docs/lab.md).
-PLUGINS = ["extras", "faults"]
+PLUGINS = ["extras", "regions", "faults"]
 
 # ---- keys (moto accepts any key; these only have to be distinct and recognisable in the log) ----
 FALLBACK_KEY = ("AKIAC9LABFALLBACK001", "c9labFallbackSecret0000000000000000000001")
