@@ -31,7 +31,11 @@ quiet=0
 
 say() { [ "$quiet" = 1 ] || printf '%s\n' "$@"; }
 die() { printf 'c9aws install: error: %s\n' "$*" >&2; exit 1; }
-usage() { sed -n '2,/^set -eu/p' "$0" 2>/dev/null | sed -e '$d' -e 's/^# \{0,1\}//'; }
+usage() {
+  if [ -f "$0" ]; then sed -n '2,/^set -eu/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
+  else echo "usage: sh install.sh [--from URL|DIR] [--version X.Y.Z] [--prefix DIR] [--quiet]"
+  fi
+}
 
 while [ $# -gt 0 ]; do
   case $1 in
@@ -130,7 +134,8 @@ for f in c9aws c9aws-probe; do
   [ -f "$src/$f" ] || die "$archive has no $top/$f"
 done
 # It runs here (right architecture, a kernel it supports) before anything is replaced.
-"$src/c9aws" init bash >/dev/null 2>&1 || die "the c9aws of $archive does not run on this machine ($(uname -srm))"
+# (stdin from /dev/null: with `curl … | sh` stdin is this script.)
+"$src/c9aws" init bash </dev/null >/dev/null 2>&1 || die "the c9aws of $archive does not run on this machine ($(uname -srm))"
 
 # ---------------------------------------------------------------- install
 mkdir -p "$bindir" "$mandir" "$sharedir/shell" || die "cannot create the folders under $prefix"
