@@ -26,7 +26,7 @@ RELEASES=https://github.com/c9aws/c9aws/releases
 
 from=${C9AWS_INSTALL_FROM:-}
 version=
-prefix=${C9AWS_PREFIX:-${HOME:?HOME is not set}/.local}
+prefix=${C9AWS_PREFIX:-}
 quiet=0
 
 say() { [ "$quiet" = 1 ] || printf '%s\n' "$@"; }
@@ -50,6 +50,11 @@ while [ $# -gt 0 ]; do
     *) die "unknown argument: $1 (see --help)" ;;
   esac
 done
+
+if [ -z "$prefix" ]; then
+  [ -n "${HOME:-}" ] || die "HOME is not set: name the folder with --prefix DIR"
+  prefix=$HOME/.local
+fi
 
 # ---------------------------------------------------------------- this machine
 os=$(uname -s)

@@ -7,7 +7,8 @@
 #     into an empty HOME, under plain sh;
 #  3. the installed c9aws runs: doctor --json (its own check: helper beside it, static),
 #     explain --json s3 ls;
-#  4. a second install is a no-op; an install from a folder (--from DIR) works;
+#  4. a second install is a no-op; an install from a folder (--from DIR) works; as root,
+#     an install as user nobody works (it never needs root);
 #  5. an install of a corrupted archive fails with the checksum error, leaves the previous
 #     install byte for byte, working, and no temporary file behind.
 # The install stays in WORK (default: a temporary folder) for the lab: tests/run passes
@@ -134,6 +135,18 @@ if "${user_env[@]}" sh shell/install.sh --from "$work/mirror" --prefix "$work/of
   ok "install.sh --from DIR --prefix DIR"
 else
   bad "install.sh --from DIR --prefix DIR: $(cat "$work/install3.out")"
+fi
+
+# Never needs root: as root, the same install as user nobody into a HOME of its own.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
+  nb=$work/nobody; mkdir -p "$nb/tmp"; cp shell/install.sh "$nb/"; chown -R nobody "$nb"
+  if (cd "$nb" && env -i HOME="$nb" TMPDIR="$nb/tmp" PATH=/usr/bin:/bin setpriv --reuid=nobody --regid="$(id -g nobody)" \
+        --clear-groups sh "$nb/install.sh" --from "$url" --quiet) >"$work/install-nobody.out" 2>&1 \
+     && [ -x "$nb/.local/bin/c9aws" ] && [ "$(stat -c %U "$nb/.local/bin/c9aws")" = nobody ]; then
+    ok "install.sh as user nobody (no root)"
+  else
+    bad "install.sh as user nobody: $(cat "$work/install-nobody.out")"
+  fi
 fi
 
 # ---------------------------------------------------------------- 5. a corrupted archive
