@@ -20,7 +20,8 @@ own=0
 if [ -z "$work" ]; then work=$(mktemp -d); own=1; fi
 server=
 stop_server() { [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null; server=; }
-cleanup() { stop_server; [ "$own" = 1 ] && rm -rf "$work"; }
+nobody_home=
+cleanup() { stop_server; [ -n "$nobody_home" ] && rm -rf "$nobody_home"; [ "$own" = 1 ] && rm -rf "$work"; }
 trap cleanup EXIT
 rm -rf "$work"; mkdir -p "$work"; work=$(cd "$work" && pwd)
 fail=0
@@ -139,7 +140,9 @@ fi
 
 # Never needs root: as root, the same install as user nobody into a HOME of its own.
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
-  nb=$work/nobody; mkdir -p "$nb/tmp"; cp shell/install.sh "$nb/"; chown -R nobody "$nb"
+  # (its own folder under /tmp: WORK may sit below a folder nobody cannot enter, like /root)
+  nb=$(mktemp -d /tmp/c9aws-nobody.XXXXXX); nobody_home=$nb
+  mkdir -p "$nb/tmp"; cp shell/install.sh "$nb/"; chown -R nobody "$nb"
   if (cd "$nb" && env -i HOME="$nb" TMPDIR="$nb/tmp" PATH=/usr/bin:/bin setpriv --reuid=nobody --regid="$(id -g nobody)" \
         --clear-groups sh "$nb/install.sh" --from "$url" --quiet) >"$work/install-nobody.out" 2>&1 \
      && [ -x "$nb/.local/bin/c9aws" ] && [ "$(stat -c %U "$nb/.local/bin/c9aws")" = nobody ]; then
