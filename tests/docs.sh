@@ -41,7 +41,7 @@ if [ -z "$lint" ]; then
   done
 fi
 if [ -z "$lint" ]; then
-  bad "cfn-lint is not installed (.ci/run installs it in /opt/cfn-lint)"
+  bad "cfn-lint is not installed (tests/prereqs installs it in /opt/cfn-lint)"
 else
   "$lint" docs/cloud9-vpc.yaml || bad "cfn-lint found problems in docs/cloud9-vpc.yaml"
 fi
