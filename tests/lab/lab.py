@@ -16,6 +16,7 @@ Environment knobs:
   LAB_CALL_TIMEOUT       seconds per CLI call (default 40)
   LAB_PARTS=a,b          parts to run (default all): calls (the CLI calls of every scenario), and the
                          plug-in modules in tests/lab/ listed in PLUGINS (each: run(lab) -> [(ok, text)])
+  LAB_NS_PREFIX=x-        namespace/lock/work-dir prefix (default c9lab-): two labs can run side by side
   LAB_BENCH=1            opt-in: time c9aws with hyperfine in the instance namespaces instead of the
                          CLI calls (tests/lab/bench.py, bench/lab.sh); unset, nothing changes
 """
@@ -39,7 +40,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-PFX = "c9lab-"
+# LAB_NS_PREFIX: another prefix lets two labs run side by side (namespaces, lock and work dirs are
+# per prefix; everything else lives inside the namespaces).  It must not start with another run's.
+PFX = os.environ.get("LAB_NS_PREFIX") or "c9lab-"
+if not (2 <= len(PFX) <= 8 and PFX.endswith("-") and PFX[:-1].replace("-", "").isalnum()) or \
+        (PFX != "c9lab-" and PFX.startswith("c9lab")):
+    sys.exit("c9aws lab: LAB_NS_PREFIX must be 2-8 characters [a-z0-9-] ending in '-', not starting with 'c9lab' (got %r)" % PFX)
 NS_AWS = PFX + "aws"
 NS_RTR = PFX + "vpcrtr"
 REGION = "ap-northeast-1"
@@ -798,10 +804,10 @@ class Lab:
     def run(self):
         print("c9aws network lab - %s" % time.strftime("%Y-%m-%d %H:%M:%S"), flush=True)
         # Work dirs of crashed runs (still marked running; we hold the lock, so none is live) go too.
-        for d in Path(tempfile.gettempdir()).glob("c9lab-*"):
+        for d in Path(tempfile.gettempdir()).glob(PFX + "*"):
             if (d / ".lab-running").exists():
                 shutil.rmtree(d, ignore_errors=True)
-        self.work = Path(tempfile.mkdtemp(prefix="c9lab-"))
+        self.work = Path(tempfile.mkdtemp(prefix=PFX))
         (self.work / ".lab-running").touch()
         os.chmod(self.work, 0o755)
         print("work dir: %s%s" % (self.work, "" if self.keep else " (removed at exit; LAB_KEEP=1 keeps it)"))
@@ -972,7 +978,7 @@ def main():
               "Nothing was tested. Run: sudo tests/lab/run\n" + "!" * 78, file=sys.stderr)
         print("0 passed, 1 failed")
         return 2
-    lockf = open("/run/c9lab.lock" if os.path.isdir("/run") else "/tmp/c9lab.lock", "w")
+    lockf = open("%s/%slab.lock" % ("/run" if os.path.isdir("/run") else "/tmp", PFX), "w")
     try:
         fcntl.flock(lockf, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
