@@ -68,6 +68,46 @@ const TABLES: &[(&str, &str, Shape)] = &[
         "endpoint-ids-v2.tsv",
         Shape::Lines { fields: 1 },
     ),
+    (
+        "HOST_PREFIXES_V1",
+        "host-prefixes-v1.tsv",
+        Shape::Lines { fields: 2 },
+    ),
+    (
+        "HOST_PREFIXES_V2",
+        "host-prefixes-v2.tsv",
+        Shape::Lines { fields: 2 },
+    ),
+    (
+        "PARAMFILE_DISABLED_V1",
+        "paramfile-disabled-v1.tsv",
+        Shape::Lines { fields: 3 },
+    ),
+    (
+        "PARAMFILE_DISABLED_V2",
+        "paramfile-disabled-v2.tsv",
+        Shape::Lines { fields: 3 },
+    ),
+    (
+        "ARN_ENDPOINTS_V1",
+        "arn-endpoints-v1.tsv",
+        Shape::Lines { fields: 2 },
+    ),
+    (
+        "ARN_ENDPOINTS_V2",
+        "arn-endpoints-v2.tsv",
+        Shape::Lines { fields: 2 },
+    ),
+    (
+        "CLI_ENDPOINTS_V1",
+        "cli-endpoints-v1.tsv",
+        Shape::Lines { fields: 2 },
+    ),
+    (
+        "CLI_ENDPOINTS_V2",
+        "cli-endpoints-v2.tsv",
+        Shape::Lines { fields: 2 },
+    ),
     ("ENDPOINTS_V1", "endpoints-v1.txt", Shape::Blocks),
     ("ENDPOINTS_V2", "endpoints-v2.txt", Shape::Blocks),
 ];

@@ -152,8 +152,10 @@ impl Session {
 
     fn plan_once(&self, args: &[String], policy: &Policy, net: Option<&NetFacts>) -> Plan {
         let g = self.gathered();
+        let unreadable = aws_files::unreadable_param_files(args, &self.env);
         plan::plan(&Facts {
             args,
+            unreadable_param_files: &unreadable,
             major: g.version.as_ref().map(|v| v.major).unwrap_or(CliMajor::V1),
             major_known: g.version.is_some(),
             cli_version: g.version.as_ref().map(|v| v.version.as_str()),

@@ -270,6 +270,16 @@ def compact_line(key, part, answers):
 
 
 def main():
+    if "--only" in sys.argv:
+        # Only the small tables, without the endpoint data (minutes): --only host-prefixes,cli-endpoints
+        only = sys.argv[sys.argv.index("--only") + 1].split(",")
+        driver = create_clidriver()
+        for name in only:
+            {"host-prefixes": write_host_prefixes,
+             "cli-endpoints": write_cli_endpoints,
+             "arn-endpoints": write_arn_endpoints,
+             "paramfile-disabled": write_paramfile_disabled}[name](driver.session)
+        return
     check = 40
     if "--check" in sys.argv:
         check = int(sys.argv[sys.argv.index("--check") + 1])
@@ -392,6 +402,10 @@ def main():
 
     write_commands(driver, session)
     write_operations(session)
+    write_host_prefixes(session)
+    write_cli_endpoints(session)
+    write_arn_endpoints(session)
+    write_paramfile_disabled(session)
     if check:
         verify(session, samples, check)
         verify_rules(session, rsamples, check)
@@ -436,6 +450,111 @@ def write_operations(session):
         f.write("# service<TAB>cli-operation-name<TAB>ApiOperationName (union of CLI v1 and v2)\n")
         f.write("\n".join(sorted(rows)) + "\n")
     print(path, len(rows), "operations", file=sys.stderr)
+
+
+def write_host_prefixes(session):
+    """host-prefixes-v{1,2}.tsv: operations whose request host gets a prefix before the endpoint's
+    host (the model's endpoint.hostPrefix, e.g. omics' "{AccountId}." or "workflows-"), with
+    the CLI option that carries each label. s3control's "{AccountId}." is put there by its rule
+    set instead (botocore removes the model's prefix then); the host is the same."""
+    from botocore import xform_name
+    rows = []
+    for svc in sorted(session.get_available_services()):
+        sm = session.get_service_model(svc)
+        for op, name in cli_operations(session, svc):
+            om = sm.operation_model(op)
+            ep = om.endpoint or {}
+            prefix = ep.get("hostPrefix")
+            if not prefix:
+                continue
+            labels = []
+            if om.input_shape is not None:
+                for member, shape in om.input_shape.members.items():
+                    if shape.serialization.get("hostLabel"):
+                        labels.append(f"{member}=--{xform_name(member, '-')}")
+            rows.append(f"{svc}\t{name}\t{prefix}\t{','.join(labels) or '-'}")
+    path = os.path.join(DATA, f"host-prefixes-v{MAJOR}.tsv")
+    with open(path, "w") as f:
+        f.write(f"# {versions()}: service<TAB>cli-operation<TAB>hostPrefix<TAB>Label=--cli-option,...\n")
+        f.write("\n".join(sorted(rows)) + "\n")
+    print(path, len(rows), "host prefixes", file=sys.stderr)
+
+
+def cli_operations(session, svc):
+    """(API operation, the CLI's name for a line that calls it first): each operation under its
+    own name, and each waiter as "wait/<waiter>" (`aws svc wait <waiter>` polls its operation)."""
+    from botocore import xform_name
+    sm = session.get_service_model(svc)
+    out = [(op, cli_name(op)) for op in sm.operation_names]
+    try:
+        config = session.get_waiter_model(svc).waiter_names
+        model = session.get_waiter_model(svc)
+    except Exception:  # noqa: BLE001 - services without waiters
+        return out
+    for w in config:
+        out.append((model.get_waiter(w).operation, "wait/" + xform_name(w, "-")))
+    return out
+
+
+def write_arn_endpoints(session):
+    """arn-endpoints-v{1,2}.tsv: operations whose rule set takes the endpoint's account from an
+    ARN argument (DynamoDB's ResourceArn context parameter: {account}.ddb.{region}), with the
+    CLI option that carries it."""
+    from botocore import xform_name
+    rows = []
+    for svc in sorted(session.get_available_services()):
+        sm = session.get_service_model(svc)
+        for op, name in cli_operations(session, svc):
+            om = sm.operation_model(op)
+            for cp in om.context_parameters:
+                if cp.name == "ResourceArn":
+                    rows.append(f"{svc}\t{name}\t--{xform_name(cp.member_name, '-')}")
+    path = os.path.join(DATA, f"arn-endpoints-v{MAJOR}.tsv")
+    with open(path, "w") as f:
+        f.write(f"# {versions()}: service<TAB>cli-operation<TAB>--option holding the ResourceArn\n")
+        f.write("\n".join(sorted(rows)) + "\n")
+    print(path, len(rows), "ARN-endpoint operations", file=sys.stderr)
+
+
+def write_paramfile_disabled(session):
+    """paramfile-disabled-v{1,2}.tsv: the options whose file:// / http(s):// values the CLI passes
+    on as they are (awscli/paramfile.py PARAMFILE_DISABLED), as command<TAB>operation<TAB>--option."""
+    from awscli import paramfile
+    rows = []
+    # v2 has no such list: every option's value is read (paramfile.URIArgumentHandler)
+    for q in sorted(getattr(paramfile, "PARAMFILE_DISABLED", ())):
+        command, op, option = q.split(".")
+        rows.append(f"{command}\t{op}\t--{option}")
+    path = os.path.join(DATA, f"paramfile-disabled-v{MAJOR}.tsv")
+    with open(path, "w") as f:
+        f.write(f"# {versions()}: command<TAB>operation<TAB>--option whose value is never read as a file\n")
+        f.write("\n".join(rows) + ("\n" if rows else ""))
+    print(path, len(rows), "options without paramfile", file=sys.stderr)
+
+
+def write_cli_endpoints(session):
+    """cli-endpoints-v{1,2}.tsv: the endpoint URL the CLI layer itself sets for a command before
+    any client exists (v1's customizations/overridesslcommonname: SSL_COMMON_NAMES, as if
+    --endpoint-url had been given, and the health region move). v2 has no such layer: the file
+    holds only its header."""
+    rows = []
+    try:
+        from awscli.customizations import overridesslcommonname as o
+    except ImportError:
+        o = None
+    if o is not None:
+        for command, table in sorted(o.SSL_COMMON_NAMES.items()):
+            for region, host in sorted(table.items()):
+                moved = "-"
+                if command == "health":
+                    part = o.REGION_TO_PARTITION_OVERRIDE.get(region) or session.get_partition_for_region(region)
+                    moved = "cn-northwest-1" if part == "aws-cn" else "us-east-1"
+                rows.append(f"{command}\t{region}\thttps://{host}\t{moved}")
+    path = os.path.join(DATA, f"cli-endpoints-v{MAJOR}.tsv")
+    with open(path, "w") as f:
+        f.write(f"# {versions()}: command<TAB>region<TAB>endpoint URL<TAB>region moved to (or -)\n")
+        f.write("\n".join(rows) + ("\n" if rows else ""))
+    print(path, len(rows), "CLI endpoint rewrites", file=sys.stderr)
 
 
 def cli_name(op):

@@ -57,6 +57,33 @@ pub fn home(env: &EnvMap) -> Option<PathBuf> {
     env.get("HOME").map(PathBuf::from).or_else(dirs::home_dir)
 }
 
+/// The `file://` / `fileb://` values among `args` whose file cannot be read
+/// (as written, prefix included): the CLI stops on them ("Unable to load
+/// paramfile") before creating any client. One `stat` per such value; an
+/// argv without one costs a scan of its bytes.
+pub fn unreadable_param_files(args: &[String], env: &EnvMap) -> Vec<String> {
+    let mut out = Vec::new();
+    for arg in args {
+        let value = match arg.strip_prefix("--").and_then(|a| a.split_once('=')) {
+            Some((_, v)) => v,
+            None => arg.as_str(),
+        };
+        let Some(path) = value
+            .strip_prefix("file://")
+            .or_else(|| value.strip_prefix("fileb://"))
+        else {
+            continue;
+        };
+        let path = expand_path(path, env);
+        let readable = std::fs::metadata(&path).is_ok_and(|m| !m.is_dir())
+            && std::fs::File::open(&path).is_ok();
+        if !readable {
+            out.push(value.to_string());
+        }
+    }
+    out
+}
+
 pub fn shared_files(env: &EnvMap) -> SharedFiles {
     let config = env
         .get("AWS_CONFIG_FILE")

@@ -181,6 +181,11 @@ pub fn decide(
         Kind::Unpredictable => {
             return Decision::pass("the target cannot be predicted: passed through unchanged")
         }
+        Kind::Fails => {
+            return Decision::pass(
+                "the CLI stops before sending anything: passed through unchanged",
+            )
+        }
         Kind::Calls => {}
     }
     if creds.explicit_profile {

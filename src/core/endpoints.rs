@@ -13,6 +13,7 @@
 
 use crate::core::CliMajor;
 
+#[derive(Clone)]
 pub struct EndpointParams<'a> {
     pub major: CliMajor,
     /// botocore service name, e.g. "s3", "sts", "ec2", "dynamodb"
@@ -32,6 +33,16 @@ pub enum EndpointError {
     NoRegion,
     UnknownPartition(String),
     Unsupported(String),
+    /// botocore refuses the variant (FIPS / dual-stack) in this region: the
+    /// CLI stops with EndpointVariantError before sending anything.
+    NoVariant(String),
+}
+
+impl EndpointError {
+    /// The CLI itself stops on this error (as opposed to c9aws lacking data).
+    pub fn stops_the_cli(&self) -> bool {
+        matches!(self, EndpointError::NoRegion | EndpointError::NoVariant(_))
+    }
 }
 
 fn table(major: CliMajor) -> &'static crate::core::table::Table {
@@ -235,7 +246,7 @@ fn error_of(value: &str, p: &EndpointParams) -> EndpointError {
     let region = p.region.unwrap_or("");
     match value {
         "!noregion" => EndpointError::NoRegion,
-        "!variant" => EndpointError::Unsupported(format!(
+        "!variant" => EndpointError::NoVariant(format!(
             "{} has no {} endpoint in {region} (botocore raises EndpointVariantError)",
             p.service,
             variant_words(p)
@@ -430,7 +441,7 @@ pub fn error_kind(e: &EndpointError) -> &'static str {
         EndpointError::UnknownService(_) => "unknown-service",
         EndpointError::NoRegion => "noregion",
         EndpointError::UnknownPartition(_) => "unknown-partition",
-        EndpointError::Unsupported(_) => "unsupported",
+        EndpointError::Unsupported(_) | EndpointError::NoVariant(_) => "unsupported",
     }
 }
 

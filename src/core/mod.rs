@@ -2,6 +2,7 @@
 //! files, the network or the clock; adapters gather facts and carry out plans.
 
 pub mod argv;
+pub mod cli_layer;
 pub mod command_table;
 pub mod config_edit;
 pub mod configparse;

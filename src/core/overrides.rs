@@ -49,6 +49,15 @@ pub struct Variants {
     pub s3_us_east_1_regional: Option<bool>,
     /// `s3.addressing_style = path`.
     pub s3_path_style: bool,
+    /// `AWS_DISABLE_HOST_PREFIX_INJECTION` / `disable_host_prefix_injection`:
+    /// operations send to the endpoint's host without their model's prefix.
+    pub no_host_prefix: bool,
+    /// `s3.addressing_style = virtual`: virtual hosts even on a configured endpoint.
+    pub s3_virtual_style: bool,
+    /// `s3.signature_version = s3v4` (CLI v1's presign then signs SigV4).
+    pub s3_sigv4: bool,
+    /// `account_id_endpoint_mode` is not `disabled` (DynamoDB account endpoints).
+    pub account_endpoints: bool,
 }
 
 pub fn variants(env: &EnvMap, profile: &Profile, service: &str) -> Variants {
@@ -79,6 +88,19 @@ pub fn variants(env: &EnvMap, profile: &Profile, service: &str) -> Variants {
             s3_setting(profile, "us_east_1_regional_endpoint"),
         ),
         s3_path_style: s3_setting(profile, "addressing_style").as_deref() == Some("path"),
+        no_host_prefix: env_or_profile(
+            "AWS_DISABLE_HOST_PREFIX_INJECTION",
+            "disable_host_prefix_injection",
+        )
+        .unwrap_or(false),
+        s3_virtual_style: s3_setting(profile, "addressing_style").as_deref() == Some("virtual"),
+        s3_sigv4: s3_setting(profile, "signature_version").as_deref() == Some("s3v4"),
+        account_endpoints: env
+            .get("AWS_ACCOUNT_ID_ENDPOINT_MODE")
+            .map(String::as_str)
+            .or_else(|| profile.get("account_id_endpoint_mode"))
+            .map(str::trim)
+            != Some("disabled"),
     }
 }
 

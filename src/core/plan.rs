@@ -5,8 +5,9 @@
 //! Pure: [`Facts`] in, [`Plan`] out. No environment, file, network or clock here.
 
 use crate::core::argv::{self, Aliases, CommandTable, Invocation};
+use crate::core::cli_layer;
 use crate::core::command_table::api_operation;
-use crate::core::command_table::lookup_command;
+use crate::core::command_table::{lookup_command, CommandKind};
 use crate::core::credentials::{self, Cloud9Facts, CredentialReport, Source};
 use crate::core::decide::{self, Action, Decision, Policy};
 use crate::core::endpoints::{self, EndpointError, EndpointParams};
@@ -28,6 +29,8 @@ use std::path::Path;
 pub struct Facts<'a> {
     /// The CLI's argv without the program name (lossily decoded; exec uses the raw bytes).
     pub args: &'a [String],
+    /// `file://` / `fileb://` values of `args` whose file cannot be read.
+    pub unreadable_param_files: &'a [String],
     pub major: CliMajor,
     /// Whether `major` was measured (`aws --version`) or assumed.
     pub major_known: bool,
@@ -111,7 +114,7 @@ fn endpoint_error_text(e: &EndpointError) -> String {
         EndpointError::UnknownService(s) => format!("service {s:?} is not in the endpoint data"),
         EndpointError::NoRegion => "no region: the CLI stops with NoRegionError".into(),
         EndpointError::UnknownPartition(r) => format!("region {r:?} is in no known partition"),
-        EndpointError::Unsupported(why) => why.clone(),
+        EndpointError::Unsupported(why) | EndpointError::NoVariant(why) => why.clone(),
     }
 }
 
@@ -194,7 +197,45 @@ pub fn plan(f: &Facts) -> Plan {
             p.buckets = buckets.clone();
         }
     }
-    fill_endpoints(&mut p, &inv, f, &prof);
+    // What the CLI layer sets before any client exists (v1: sqs, emr, rds,
+    // docdb, neptune, health): an --endpoint-url of its own, health's region.
+    let layer = inv.command.as_deref().and_then(|c| {
+        cli_layer::rewrite(
+            f.major,
+            c,
+            inv.operation.as_deref(),
+            p.region.as_deref(),
+            inv.endpoint_url(),
+        )
+    });
+    if let Some(moved) = layer.as_ref().and_then(|l| l.region) {
+        if p.region.as_deref() != Some(moved) {
+            p.region_from = format!(
+                "{}: it moves `{}` there; {} from {} otherwise",
+                cli_layer::SSL_COMMON_NAME_FROM,
+                inv.command.as_deref().unwrap_or_default(),
+                p.region.as_deref().unwrap_or("-"),
+                p.region_from
+            );
+            p.region = Some(moved.to_string());
+        }
+    }
+    let stop = missing_profile(&prof)
+        .or_else(|| unreadable_param_file(&inv, f))
+        .or_else(|| fill_endpoints(&mut p, &inv, f, &prof, layer.as_ref()));
+    if let Some(why) = stop {
+        // Nothing reaches AWS: no services, nothing to probe, nothing to switch.
+        p.kind = Kind::Fails;
+        p.services.clear();
+        p.endpoints.clear();
+        p.endpoint_notes.clear();
+        p.hosts.clear();
+        p.service_hosts.clear();
+        p.decision = decide::decide(p.kind, &p.credentials, &p.routes, f.policy);
+        p.decision.reason =
+            format!("the CLI stops before sending anything: {why}; passed through unchanged");
+        return p;
+    }
     if p.credentials.source == Source::Amtc {
         fill_routes(&mut p, &inv, f);
     }
@@ -317,10 +358,89 @@ fn fill_routes(p: &mut Plan, inv: &Invocation, f: &Facts) {
     }
 }
 
-fn fill_endpoints(p: &mut Plan, inv: &Invocation, f: &Facts, prof: &profile::Profile) {
+/// A profile named by `--profile` or the environment that is in neither file:
+/// botocore raises ProfileNotFound before any client exists (`default` too,
+/// when it is named).
+fn missing_profile(prof: &profile::Profile) -> Option<String> {
+    (!prof.exists && prof.origin != profile::ProfileOrigin::Default).then(|| {
+        format!(
+            "the profile {:?} is in neither shared file (ProfileNotFound)",
+            prof.name
+        )
+    })
+}
+
+/// A parameter file the CLI will fail to read: any option of a service
+/// command whose value is an unreadable `file://` / `fileb://` (v1 leaves the
+/// values of a few URL options alone: awscli/paramfile.py PARAMFILE_DISABLED,
+/// `data/paramfile-disabled-v1.tsv`). Customizations are left out: some of
+/// their options do not read files.
+fn unreadable_param_file(inv: &Invocation, f: &Facts) -> Option<String> {
+    if f.unreadable_param_files.is_empty() {
+        return None;
+    }
+    let command = inv.command.as_deref()?;
+    let op = inv.operation.as_deref()?;
+    if lookup_command(f.major, command)?.kind != CommandKind::Service {
+        return None;
+    }
+    let disabled = match f.major {
+        CliMajor::V1 => &crate::core::table::PARAMFILE_DISABLED_V1,
+        CliMajor::V2 => &crate::core::table::PARAMFILE_DISABLED_V2,
+    };
+    let mut option = "";
+    for tok in &inv.rest {
+        let (opt, value) = match tok.strip_prefix("--") {
+            Some(_) => match tok.split_once('=') {
+                Some((o, v)) => (o, v),
+                None => {
+                    option = tok;
+                    continue;
+                }
+            },
+            None => (option, tok.as_str()),
+        };
+        if f.unreadable_param_files.iter().any(|u| u == value)
+            && disabled
+                .record(&format!("{command}\t{op}\t{opt}"))
+                .is_none()
+        {
+            return Some(format!(
+                "the parameter file {value} of {opt} cannot be read (Unable to load paramfile)"
+            ));
+        }
+    }
+    None
+}
+
+/// Fills each service's endpoint and hosts; returns why the CLI stops before
+/// sending, when the command's own client cannot be built (no region, a
+/// variant the region lacks).
+fn fill_endpoints(
+    p: &mut Plan,
+    inv: &Invocation,
+    f: &Facts,
+    prof: &profile::Profile,
+    layer: Option<&cli_layer::Rewrite>,
+) -> Option<String> {
+    let mut stop = None;
     let region = p.region.clone();
+    let own_service = inv
+        .command
+        .as_deref()
+        .and_then(|c| lookup_command(f.major, c))
+        .and_then(|c| c.service);
     for (i, service) in p.services.clone().iter().enumerate() {
-        let flag = if i == 0 { inv.endpoint_url() } else { None };
+        // --endpoint-url, or the one the CLI layer put there, reaches the
+        // command's own client only (not eks get-token's sts, not
+        // cloudformation package's s3).
+        let own = i == 0 && own_service == Some(service.as_str());
+        let layer_url = layer.filter(|_| own).map(|l| l.endpoint_url);
+        let flag = if own {
+            inv.endpoint_url().or(layer_url)
+        } else {
+            None
+        };
         let variants = overrides::variants(f.env, prof, service);
         let params = EndpointParams {
             major: f.major,
@@ -342,6 +462,10 @@ fn fill_endpoints(p: &mut Plan, inv: &Invocation, f: &Facts, prof: &profile::Pro
             };
         let client = match &configured {
             Some((url, from)) => {
+                let from = match layer_url {
+                    Some(_) => cli_layer::SSL_COMMON_NAME_FROM,
+                    None => from.as_str(),
+                };
                 p.endpoint_notes
                     .insert(service.clone(), format!("configured by {from}"));
                 Ok(url.clone())
@@ -361,19 +485,46 @@ fn fill_endpoints(p: &mut Plan, inv: &Invocation, f: &Facts, prof: &profile::Pro
                 }
                 let mut hosts: Vec<String> = Vec::new();
                 if service == "s3" && !p.buckets.is_empty() {
-                    for b in &p.buckets {
-                        let h = match &configured {
-                            Some((url, _)) => custom_bucket_host(url, b, variants.s3_path_style),
-                            None => {
-                                endpoints::s3_bucket_endpoint(&params, b, variants.s3_path_style)
-                                    .ok()
-                                    .and_then(|u| url_host(&u).map(str::to_string))
+                    let path_only = s3_path_only(inv);
+                    let presign_v1 = presign_v1_global(f.major, inv, &params, &variants);
+                    // `s3 cp/mv/sync s3://a s3://b --source-region r`: the
+                    // source bucket is read through a client of region r.
+                    let source_region = (inv.command.as_deref() == Some("s3"))
+                        .then(|| cli_layer::option_value(&inv.rest, "--source-region"))
+                        .flatten()
+                        .filter(|_| inv.rest.iter().filter(|t| t.starts_with("s3://")).count() > 1);
+                    for (n, b) in p.buckets.iter().enumerate() {
+                        let h = if let Some(h) =
+                            cli_layer::s3_arn_host(b, variants.fips, variants.dualstack)
+                        {
+                            Some(h)
+                        } else if let Some((url, _)) = &configured {
+                            // A configured endpoint goes path style unless
+                            // addressing_style = virtual (botocore args.py).
+                            custom_bucket_host(url, b, path_only || !variants.s3_virtual_style)
+                        } else {
+                            let mut params = params.clone();
+                            if presign_v1 {
+                                params.region = Some("us-east-1");
                             }
+                            if let Some(r) = source_region.filter(|_| n == 0) {
+                                params.region = Some(r);
+                            }
+                            endpoints::s3_bucket_endpoint(
+                                &params,
+                                b,
+                                variants.s3_path_style || path_only,
+                            )
+                            .ok()
+                            .and_then(|u| url_host(&u).map(str::to_string))
                         };
                         if let Some(h) = h {
                             hosts.push(h);
                         }
                     }
+                } else if let Some(h) = cli_layer::signed_for_host(inv).filter(|_| i == 0) {
+                    // A token signed for the database host named on the line.
+                    hosts.push(h.to_string());
                 } else {
                     // The host a request goes to comes from the rule set, which
                     // differs from client.meta.endpoint_url for ~10 % of services.
@@ -383,8 +534,27 @@ fn fill_endpoints(p: &mut Plan, inv: &Invocation, f: &Facts, prof: &profile::Pro
                             endpoints::request_endpoint(&params).unwrap_or_else(|_| url.clone())
                         }
                     };
+                    // The operation's host prefix (the model's endpoint.hostPrefix).
+                    let prefix = (i == 0 && !variants.no_host_prefix)
+                        .then(|| cli_layer::host_prefix(f.major, inv, service))
+                        .flatten()
+                        .unwrap_or_default();
                     if let Some(h) = url_host(&request) {
-                        hosts.push(h.to_string());
+                        let account = (i == 0
+                            && configured.is_none()
+                            && !variants.fips
+                            && variants.account_endpoints)
+                            .then(|| {
+                                cli_layer::arn_account_host(
+                                    f.major,
+                                    inv,
+                                    service,
+                                    region.as_deref().unwrap_or_default(),
+                                    h,
+                                )
+                            })
+                            .flatten();
+                        hosts.push(account.unwrap_or_else(|| format!("{prefix}{h}")));
                     }
                 }
                 for h in &hosts {
@@ -393,15 +563,60 @@ fn fill_endpoints(p: &mut Plan, inv: &Invocation, f: &Facts, prof: &profile::Pro
                     }
                 }
                 p.service_hosts.insert(service.clone(), hosts);
+                // v2's rds/dsql token commands call create_client('rds',
+                // region, endpoint_url, verify_ssl) positionally: verify_ssl
+                // (unset: None) lands on use_ssl, so the client is on http://
+                // (customizations/rds.py, dsql.py). The token is the same.
+                let url = match (f.major, cli_layer::signed_for_host(inv)) {
+                    (CliMajor::V2, Some(_)) if i == 0 && configured.is_none() => {
+                        url.replacen("https://", "http://", 1)
+                    }
+                    _ => url,
+                };
                 p.endpoints.insert(service.clone(), Some(url));
             }
             Err(e) => {
+                if i == 0 && e.stops_the_cli() {
+                    stop = Some(endpoint_error_text(&e));
+                }
                 p.endpoints.insert(service.clone(), None);
                 p.endpoint_notes
                     .insert(service.clone(), endpoint_error_text(&e));
             }
         }
     }
+    stop
+}
+
+/// `s3api get-bucket-location` always goes path style: the bucket's region is
+/// not known yet (botocore handlers.py, `customize_endpoint_resolver_builtins`).
+fn s3_path_only(inv: &Invocation) -> bool {
+    inv.command.as_deref() == Some("s3api")
+        && inv.operation.as_deref() == Some("get-bucket-location")
+}
+
+/// CLI v1's `s3 presign` signs with SigV2 query authentication unless the
+/// profile's `s3.signature_version` is `s3v4`; botocore sends such virtual-host
+/// requests in the aws partition to the global endpoint (us-east-1, legacy):
+/// the traced CLI gives `bucket.s3.amazonaws.com` from any aws region, and
+/// `bucket.s3-fips.us-east-1…` with FIPS; dual-stack and path style stay
+/// regional.
+fn presign_v1_global(
+    major: CliMajor,
+    inv: &Invocation,
+    params: &EndpointParams,
+    variants: &overrides::Variants,
+) -> bool {
+    let aws_partition = params
+        .region
+        .is_none_or(|r| !(r.starts_with("cn-") || r.starts_with("us-gov-")));
+    major == CliMajor::V1
+        && inv.command.as_deref() == Some("s3")
+        && inv.operation.as_deref() == Some("presign")
+        && !variants.dualstack
+        && !variants.s3_path_style
+        && !variants.s3_sigv4
+        && aws_partition
 }
 
 /// Host for a bucket request to a configured endpoint: botocore's rule set goes
@@ -468,6 +683,7 @@ mod tests {
             environment_dir: true,
         };
         let p = plan(&Facts {
+            unreadable_param_files: &[],
             args: &args,
             major,
             major_known: true,
@@ -683,6 +899,7 @@ mod tests {
             files.credentials.age_secs = *age;
             let args: Vec<String> = argv.iter().map(|a| a.to_string()).collect();
             let p = plan(&Facts {
+                unreadable_param_files: &[],
                 args: &args,
                 major: *major,
                 major_known: true,

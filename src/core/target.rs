@@ -17,6 +17,8 @@ pub enum Kind {
     Calls,
     Local,
     Unpredictable,
+    /// The CLI stops before sending anything (no such profile, no region …).
+    Fails,
 }
 
 impl Kind {
@@ -25,6 +27,7 @@ impl Kind {
             Kind::Calls => "calls",
             Kind::Local => "local",
             Kind::Unpredictable => "unpredictable",
+            Kind::Fails => "fails",
         }
     }
 }
@@ -63,24 +66,92 @@ const LOCAL_COMMANDS: &[&str] = &[
     "logout",
 ];
 
-/// Customizations that call other services too: (command, operation, extra services).
-/// From the awscli sources (`customizations/`), for v1 and v2 alike.
-const EXTRA_SERVICES: &[(&str, &str, &[&str])] = &[
-    ("cloudformation", "package", &["s3"]),
-    ("cloudformation", "deploy", &["s3"]),
-    ("cloudtrail", "validate-logs", &["s3", "organizations"]),
-    ("deploy", "push", &["s3"]),
-    ("deploy", "register", &["iam", "s3"]),
-    ("deploy", "deregister", &["iam"]),
-    ("ecs", "deploy", &["codedeploy"]),
-    ("emr", "create-default-roles", &["iam"]),
-    ("datapipeline", "create-default-roles", &["iam"]),
-    ("dlm", "create-default-role", &["iam"]),
-    ("eks", "update-kubeconfig", &["sts"]),
-    ("gamelift", "upload-build", &["s3"]),
-    ("configservice", "subscribe", &["s3", "sns"]),
-    ("opsworks", "register", &["iam", "sts"]),
-    ("ec2-instance-connect", "ssh", &["ec2"]),
+/// The clients of a customization, as against its command's own service.
+enum Clients {
+    /// These as well.
+    Add(&'static [&'static str]),
+    /// Only these (the command's service is never called).
+    Only(&'static [&'static str]),
+}
+
+/// Customizations whose clients differ from their command's service:
+/// (command, operation, only when this option is given, clients). From the
+/// awscli sources (`customizations/`), v1 and v2 alike, checked against the
+/// running CLI by tests/differential/trace.py.
+const CUSTOM_CLIENTS: &[(&str, &str, Option<&str>, Clients)] = &[
+    // package.py uploads with an s3 client and never calls CloudFormation.
+    ("cloudformation", "package", None, Clients::Only(&["s3"])),
+    // deploy.py creates its s3 client only for --s3-bucket.
+    (
+        "cloudformation",
+        "deploy",
+        Some("--s3-bucket"),
+        Clients::Add(&["s3"]),
+    ),
+    // validation.py: organizations first, s3 per digest bucket afterwards.
+    (
+        "cloudtrail",
+        "validate-logs",
+        None,
+        Clients::Add(&["s3", "organizations"]),
+    ),
+    // subscribe.py: sts (the account id), s3 and sns set up before cloudtrail.
+    (
+        "cloudtrail",
+        "create-subscription",
+        None,
+        Clients::Add(&["sts", "s3", "sns"]),
+    ),
+    (
+        "cloudtrail",
+        "update-subscription",
+        None,
+        Clients::Add(&["sts", "s3", "sns"]),
+    ),
+    ("deploy", "push", None, Clients::Add(&["s3"])),
+    ("deploy", "register", None, Clients::Add(&["iam"])),
+    ("deploy", "deregister", None, Clients::Add(&["iam"])),
+    ("ecs", "deploy", None, Clients::Add(&["codedeploy"])),
+    // createdefaultroles.py: iam, and an emr client of its own.
+    ("emr", "create-default-roles", None, Clients::Add(&["iam"])),
+    (
+        "datapipeline",
+        "create-default-roles",
+        None,
+        Clients::Add(&["iam"]),
+    ),
+    ("dlm", "create-default-role", None, Clients::Only(&["iam"])),
+    // get_token.py presigns sts GetCallerIdentity (AssumeRole first with
+    // --role-arn); no eks client.
+    ("eks", "get-token", None, Clients::Only(&["sts"])),
+    // emrcontainers: eks DescribeCluster (then iam for the trust policy).
+    (
+        "emr-containers",
+        "update-role-trust-policy",
+        None,
+        Clients::Only(&["eks", "iam"]),
+    ),
+    (
+        "emr-containers",
+        "create-role-associations",
+        None,
+        Clients::Only(&["eks"]),
+    ),
+    (
+        "emr-containers",
+        "delete-role-associations",
+        None,
+        Clients::Only(&["eks"]),
+    ),
+    ("gamelift", "upload-build", None, Clients::Add(&["s3"])),
+    (
+        "configservice",
+        "subscribe",
+        None,
+        Clients::Add(&["s3", "sns"]),
+    ),
+    ("opsworks", "register", None, Clients::Add(&["iam", "sts"])),
+    ("ec2-instance-connect", "ssh", None, Clients::Add(&["ec2"])),
 ];
 
 pub fn target(inv: &Invocation, major: CliMajor) -> Target {
@@ -122,27 +193,60 @@ pub fn target(inv: &Invocation, major: CliMajor) -> Target {
     };
     let mut services = vec![primary.to_string()];
     let op = operation.unwrap_or("");
-    for (c, o, extra) in EXTRA_SERVICES {
-        if *c == command && *o == op {
-            for s in *extra {
-                if !services.iter().any(|x| x == s) {
-                    services.push(s.to_string());
-                }
-            }
+    for (c, o, when, clients) in CUSTOM_CLIENTS {
+        if *c != command || *o != op || when.is_some_and(|opt| !has_option(inv, opt)) {
+            continue;
         }
-    }
-    let buckets = buckets(inv, command);
-    if command == "s3" && buckets.iter().any(|b| b.starts_with("arn:")) {
-        for s in ["s3control", "sts"] {
+        let extra = match clients {
+            Clients::Add(extra) => extra,
+            Clients::Only(only) => {
+                services.clear();
+                only
+            }
+        };
+        for s in *extra {
             if !services.iter().any(|x| x == s) {
                 services.push(s.to_string());
             }
         }
     }
+    let buckets = buckets(inv, command);
     Target::Calls { services, buckets }
 }
 
-/// Buckets named by `s3://bucket/...` paths (high-level `s3`) or `--bucket`.
+/// `--option v` or `--option=v` among the operation's arguments.
+fn has_option(inv: &Invocation, option: &str) -> bool {
+    inv.rest
+        .iter()
+        .any(|t| t == option || t.strip_prefix(option).is_some_and(|r| r.starts_with('=')))
+}
+
+/// The bucket an option names: `--bucket`, and the customizations' own
+/// `--s3-bucket` (cloudformation package/deploy, configservice subscribe) and
+/// `--s3-location s3://bucket/key` (deploy push).
+fn bucket_option<'a>(command: &str, tok: &'a str, next: Option<&'a str>) -> Option<&'a str> {
+    let options: &[&str] = match command {
+        "cloudformation" | "configservice" => &["--bucket", "--s3-bucket"],
+        "deploy" => &["--bucket", "--s3-location"],
+        _ => &["--bucket"],
+    };
+    for opt in options {
+        let value = if tok == *opt {
+            next
+        } else {
+            tok.strip_prefix(opt).and_then(|r| r.strip_prefix('='))
+        };
+        if let Some(v) = value {
+            return Some(match v.strip_prefix("s3://") {
+                Some(path) => path.split('/').next().unwrap_or(""),
+                None => v,
+            });
+        }
+    }
+    None
+}
+
+/// Buckets named by `s3://bucket/...` paths (high-level `s3`) or bucket options.
 fn buckets(inv: &Invocation, command: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut push = |b: &str| {
@@ -166,11 +270,7 @@ fn buckets(inv: &Invocation, command: &str) -> Vec<String> {
                     push(path.split('/').next().unwrap_or(""));
                 }
             }
-        } else if tok == "--bucket" {
-            if let Some(b) = it.peek() {
-                push(b);
-            }
-        } else if let Some(b) = tok.strip_prefix("--bucket=") {
+        } else if let Some(b) = bucket_option(command, tok, it.peek().map(|s| s.as_str())) {
             push(b);
         }
     }
