@@ -58,8 +58,9 @@ S3_VHOST_RE = re.compile(r"^(?P<bucket>.+?)\.s3([.-][a-z0-9-]+)?\.amazonaws\.com
 S3_PATH_RE = re.compile(r"^s3([.-][a-z0-9-]+)?\.amazonaws\.com$")
 # A lab AMTC session token may carry its expiry: "...c9exp<unix seconds>..." (real STS tokens
 # encode theirs too).  Past it the front answers ExpiredToken, whatever the source address.
-EXP_RE = re.compile(r"c9exp(\d{9,11})")
-# "-slow<seconds>s" in an S3 object key or bucket: the front holds the answer that long (a long
+EXP_RE = re.compile(r"c9exp(\d{9,11})(?!\d)")
+# "-slow<seconds>s" in an S3 object key or bucket: the front holds the answer to each UploadPart /
+# PutObject that long (a long
 # call that crosses a token rotation, tests/lab/expiry.py).
 SLOW_RE = re.compile(r"-slow(\d+(?:\.\d+)?)s")
 VPCE_RE = re.compile(r"^vpce-[0-9a-z]+-[0-9a-z]+(-[a-z0-9-]+)?\.(?P<svc>[a-z0-9-]+)\.(?P<region>[a-z0-9-]+)\.vpce\.amazonaws\.com$")
@@ -266,7 +267,7 @@ class Front(BaseHTTPRequestHandler):
                       status=status, tag=tag, reason=reason, region=region)
             return
 
-        status = self._forward(host, body, delay=self._slow(svc, path, host))
+        status = self._forward(host, body, delay=self._slow(svc, action, path, host))
         self._log(src=src, host=host, key=key, who=who, svc=svc, action=action, verdict="accepted",
                   status=status, tag=tag, region=region)
 
@@ -302,8 +303,8 @@ class Front(BaseHTTPRequestHandler):
         self._reply(403, body, {"Content-Type": "text/xml", "x-amzn-RequestId": rid})
         return 403
 
-    def _slow(self, svc, path, host):
-        if svc != "s3":
+    def _slow(self, svc, action, path, host):
+        if svc != "s3" or action not in ("UploadPart", "PutObject"):
             return 0
         m = SLOW_RE.search(urllib.parse.unquote(path)) or SLOW_RE.search(host)
         return min(float(m.group(1)), 20.0) if m else 0
