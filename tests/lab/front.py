@@ -10,6 +10,9 @@ Runs inside the AWS-side namespace.  It
     in its policy file: accepted only from the environment's public IP, and only for
     actions on AMTC's allow-list (sts / iam / cloud9);
   * answers refusals with the error shape of the service's protocol;
+  * refuses an AMTC session token that carries its expiry (`c9exp<unix seconds>`) past it with
+    ExpiredToken, and holds S3 UploadPart / PutObject answers N s for a `-slow<N>s` bucket or key
+    (tests/lab/expiry.py); presigned requests (tests/lab/eksverify.py) get the same rules;
   * forwards accepted requests, Host header intact, to a moto server it runs on
     127.0.0.1 in the same namespace;
   * writes one line per request to --log:
