@@ -10,6 +10,9 @@ Runs inside the AWS-side namespace.  It
     in its policy file: accepted only from the environment's public IP, and only for
     actions on AMTC's allow-list (sts / iam / cloud9);
   * answers refusals with the error shape of the service's protocol;
+  * refuses an AMTC session token that carries its expiry (`c9exp<unix seconds>`) past it with
+    ExpiredToken, and holds S3 UploadPart / PutObject answers N s for a `-slow<N>s` bucket or key
+    (tests/lab/expiry.py); presigned requests (tests/lab/eksverify.py) get the same rules;
   * forwards accepted requests, Host header intact, to a moto server it runs on
     127.0.0.1 in the same namespace;
   * writes one line per request to --log:
@@ -56,6 +59,13 @@ HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrad
 CRED_RE = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request")
 S3_VHOST_RE = re.compile(r"^(?P<bucket>.+?)\.s3([.-][a-z0-9-]+)?\.amazonaws\.com$")
 S3_PATH_RE = re.compile(r"^s3([.-][a-z0-9-]+)?\.amazonaws\.com$")
+# A lab AMTC session token may carry its expiry: "...c9exp<unix seconds>..." (real STS tokens
+# encode theirs too).  Past it the front answers ExpiredToken, whatever the source address.
+EXP_RE = re.compile(r"c9exp(\d{9,11})(?!\d)")
+# "-slow<seconds>s" in an S3 object key or bucket: the front holds the answer to each UploadPart /
+# PutObject that long (a long
+# call that crosses a token rotation, tests/lab/expiry.py).
+SLOW_RE = re.compile(r"-slow(\d+(?:\.\d+)?)s")
 VPCE_RE = re.compile(r"^vpce-[0-9a-z]+-[0-9a-z]+(-[a-z0-9-]+)?\.(?P<svc>[a-z0-9-]+)\.(?P<region>[a-z0-9-]+)\.vpce\.amazonaws\.com$")
 
 
@@ -230,6 +240,15 @@ class Front(BaseHTTPRequestHandler):
         who = pol["labels"].get(key, "other" if key != "-" else "unsigned")
         reason = None
         amtc = pol["amtc"].get(key)
+        token = self.headers.get("X-Amz-Security-Token") or (qs.get("X-Amz-Security-Token") or [""])[0]
+        em = EXP_RE.search(token) if amtc is not None else None
+        if em and time.time() > int(em.group(1)):
+            # Checked first: an expired token is refused as expired wherever it comes from.
+            status = self._expired(proto, svc)
+            self._log(src=src, host=host, key=key, who=who, svc=svc, action=action, verdict="refused",
+                      status=status, tag=tag, reason="ExpiredToken: expired %ds ago" % (time.time() - int(em.group(1))),
+                      region=region)
+            return
         if amtc is not None:
             if src not in amtc["allowed_ips"]:
                 reason = "AMTC key from %s, environment IP is %s" % (src, ",".join(amtc["allowed_ips"]) or "none")
@@ -251,7 +270,7 @@ class Front(BaseHTTPRequestHandler):
                       status=status, tag=tag, reason=reason, region=region)
             return
 
-        status = self._forward(host, body)
+        status = self._forward(host, body, delay=self._slow(svc, action, path, host))
         self._log(src=src, host=host, key=key, who=who, svc=svc, action=action, verdict="accepted",
                   status=status, tag=tag, region=region)
 
@@ -287,7 +306,40 @@ class Front(BaseHTTPRequestHandler):
         self._reply(403, body, {"Content-Type": "text/xml", "x-amzn-RequestId": rid})
         return 403
 
-    def _forward(self, host, body):
+    def _slow(self, svc, action, path, host):
+        if svc != "s3" or action not in ("UploadPart", "PutObject"):
+            return 0
+        m = SLOW_RE.search(urllib.parse.unquote(path)) or SLOW_RE.search(host)
+        return min(float(m.group(1)), 20.0) if m else 0
+
+    def _expired(self, proto, svc):
+        """ExpiredToken in the shape each protocol uses (the field report: "(ExpiredToken) when calling
+        the ListBuckets operation: The provided token has expired.")."""
+        rid = str(uuid.uuid4())
+        if proto == "json":
+            body = json.dumps({"__type": "com.amazon.coral.service#ExpiredTokenException",
+                               "message": "The security token included in the request is expired"})
+            self._reply(400, body, {"Content-Type": self.headers.get("Content-Type") or "application/x-amz-json-1.0",
+                                    "x-amzn-RequestId": rid})
+            return 400
+        if proto == "s3":
+            body = ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>ExpiredToken</Code><Message>The provided '
+                    'token has expired.</Message><RequestId>%s</RequestId><HostId>c9lab</HostId></Error>' % rid[:16])
+            self._reply(400, body, {"Content-Type": "application/xml", "x-amz-request-id": rid[:16]})
+            return 400
+        msg = "The security token included in the request is expired"
+        if proto == "ec2":
+            body = ('<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>RequestExpired</Code>'
+                    '<Message>Request has expired.</Message></Error></Errors><RequestID>%s</RequestID></Response>' % rid)
+            self._reply(400, body, {"Content-Type": "text/xml;charset=UTF-8"})
+            return 400
+        body = ('<ErrorResponse xmlns="https://%s.amazonaws.com/doc/"><Error><Type>Sender</Type>'
+                '<Code>ExpiredToken</Code><Message>%s</Message></Error><RequestId>%s</RequestId>'
+                '</ErrorResponse>' % (svc, msg, rid))
+        self._reply(403, body, {"Content-Type": "text/xml", "x-amzn-RequestId": rid})
+        return 403
+
+    def _forward(self, host, body, delay=0):
         fwd_host = self.headers.get("Host") or host
         vm = VPCE_RE.match(host)
         if vm:  # an endpoint-specific name: moto routes by the standard name
@@ -304,6 +356,8 @@ class Front(BaseHTTPRequestHandler):
             conn.endheaders(body if body else None)
             resp = conn.getresponse()
             data = resp.read()
+            if delay:
+                time.sleep(delay)
             hs = {}
             self.send_response(resp.status, resp.reason)
             for k, v in resp.getheaders():
