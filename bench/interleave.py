@@ -9,8 +9,11 @@ rounds. Each run is posix_spawn + waitpid, timed with a monotonic clock; the
 spawn cost is the same for every command, so differences between commands are
 what the commands themselves cost.
 
-Usage: interleave.py [--runs N] [--warmup N] [--json FILE] NAME=CMD ...
+Usage: interleave.py [--runs N] [--warmup N] [--json FILE] [--prepare NAME=SH] [--after NAME=SH] NAME=CMD ...
   CMD is split with shlex; a leading VAR=value word sets an environment variable.
+  --prepare / --after: a `sh -c` line run (untimed) before / after each run of case NAME: put the
+  state the case needs in place (facts aged past their TTL), or wait for what it left running (a
+  detached refresher) so that it does not load the next case's run.
 """
 import argparse
 import json
@@ -19,6 +22,7 @@ import random
 import shlex
 import shutil
 import statistics
+import subprocess
 import sys
 import time
 
@@ -53,15 +57,23 @@ def main():
     ap.add_argument("--runs", type=int, default=500)
     ap.add_argument("--warmup", type=int, default=30)
     ap.add_argument("--json")
+    ap.add_argument("--prepare", action="append", default=[])
+    ap.add_argument("--after", action="append", default=[])
     ap.add_argument("cmds", nargs="+")
     a = ap.parse_args()
     cmds = [parse(c) for c in a.cmds]
+    hook = lambda specs: dict(x.split("=", 1) for x in specs)
+    prepare, after = hook(a.prepare), hook(a.after)
     times = {c[0]: [] for c in cmds}
     order = list(cmds)
     for i in range(a.warmup + a.runs):
         random.shuffle(order)
         for name, path, argv, env in order:
+            if name in prepare:
+                subprocess.run(["sh", "-c", prepare[name]], env=env, check=True)
             dt = once(path, argv, env)
+            if name in after:
+                subprocess.run(["sh", "-c", after[name]], env=env, check=True)
             if i >= a.warmup:
                 times[name].append(dt)
     base = cmds[0][0]

@@ -84,6 +84,7 @@ fn own(s: &Session, argv: &[OsString]) -> i32 {
         OwnCommand::Exec(a) => commands::exec::run(s, a),
         OwnCommand::Endpoints => commands::endpoints::run(),
         OwnCommand::Refresh(a) => commands::refresh::run(s, a),
+        OwnCommand::Warm => commands::warm::run(s),
     };
     finish(Some(word), outcome)
 }

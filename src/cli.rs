@@ -16,8 +16,8 @@ pub const OWN_WORDS: &[&str] = &[
 ];
 
 /// Hidden words, started by c9aws itself (the differential tests' endpoint
-/// resolver, the detached refresher).
-pub const HIDDEN_WORDS: &[&str] = &["__endpoints", "__refresh"];
+/// resolver, the detached refresher and warm-up).
+pub const HIDDEN_WORDS: &[&str] = &["__endpoints", "__refresh", "__warm"];
 
 #[derive(Parser, Debug)]
 #[command(
@@ -52,6 +52,9 @@ pub enum OwnCommand {
     /// Probe again, detached, the facts a call used past their TTL.
     #[command(name = "__refresh", hide = true)]
     Refresh(crate::commands::refresh::Args),
+    /// Probe, detached, the facts of the usual calls (started by `init`).
+    #[command(name = "__warm", hide = true)]
+    Warm,
 }
 
 impl OwnCommand {
@@ -66,6 +69,7 @@ impl OwnCommand {
             OwnCommand::Exec(_) => "exec",
             OwnCommand::Endpoints => "__endpoints",
             OwnCommand::Refresh(_) => "__refresh",
+            OwnCommand::Warm => "__warm",
         }
     }
 }

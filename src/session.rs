@@ -124,9 +124,7 @@ impl Session {
     /// in play and some service's verdict depends on them.
     pub fn plan_with(&self, args: &[String], policy: &Policy, freshness: Freshness) -> Planned {
         let first = self.plan_once(args, policy, None);
-        let wants_net = first.credentials.source == Source::Amtc
-            && first.kind == Kind::Calls
-            && first.routes.values().any(|r| !r.verdict.refuses());
+        let wants_net = wants_net(&first);
         let aws = match self.aws() {
             Ok(a) if wants_net => a,
             _ => {
@@ -148,6 +146,14 @@ impl Session {
             plan: self.plan_once(args, policy, Some(&net)),
             net: Some(net),
         }
+    }
+
+    /// The network facts `args` would need (none when Cloud9's managed
+    /// credentials are not in play or no route depends on them): what the
+    /// warm-up probes for its calls, without probing.
+    pub fn needs(&self, args: &[String]) -> Option<network::Needs> {
+        let first = self.plan_once(args, &self.settings().policy, None);
+        wants_net(&first).then(|| network::Needs::of(&first))
     }
 
     fn plan_once(&self, args: &[String], policy: &Policy, net: Option<&NetFacts>) -> Plan {
@@ -177,4 +183,11 @@ impl Session {
         let program = self.aws().unwrap_or(Path::new("aws"));
         plan.process(program, raw_args)
     }
+}
+
+/// Does this plan (made without network facts) depend on them?
+fn wants_net(first: &Plan) -> bool {
+    first.credentials.source == Source::Amtc
+        && first.kind == Kind::Calls
+        && first.routes.values().any(|r| !r.verdict.refuses())
 }

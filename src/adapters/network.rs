@@ -68,6 +68,27 @@ impl Needs {
         }
     }
 
+    /// What either needs: the first region and CA bundle, every host and
+    /// service once (the warm-up's calls share the default profile's region).
+    pub fn add(&mut self, other: Needs) {
+        if self.region.is_none() {
+            self.region = other.region;
+        }
+        if self.ca_bundle.is_none() {
+            self.ca_bundle = other.ca_bundle;
+        }
+        for h in other.hosts {
+            if !self.hosts.contains(&h) {
+                self.hosts.push(h);
+            }
+        }
+        for v in other.services {
+            if !self.services.contains(&v) {
+                self.services.push(v);
+            }
+        }
+    }
+
     fn routing(&self) -> bool {
         self.services.iter().any(|s| s == "s3" || s == "dynamodb")
     }
@@ -208,10 +229,11 @@ pub fn gather(
     facts_from(&cache, &needs, &t, &hard, now())
 }
 
-/// The detached refresher's work (`c9aws __refresh`): probe again what this
-/// call's needs have past their TTL, holding the probe lock without waiting
-/// (one refresher at a time; a process already probing will save what we
-/// would), save it, and write the outcome beside the cache for `doctor`.
+/// The detached refresher's work (`c9aws __refresh`), and the warm-up's
+/// (`setup`, `doctor`, `c9aws __warm`): probe again what `needs` has missing
+/// or past its TTL, holding the probe lock (`lock_wait`: zero for a detached
+/// process, one refresher at a time; a process already probing will save what
+/// we would), save it, and write the outcome beside the cache for `doctor`.
 /// Returns what failed, or `None` when there was nothing to do.
 pub fn refresh(
     engine: &Engine,
@@ -219,10 +241,11 @@ pub fn refresh(
     aws: &Path,
     needs: &Needs,
     s: &Settings,
+    lock_wait: Duration,
 ) -> Option<Vec<String>> {
     let path = FactsCache::path(env)?;
     let t = s.ttls;
-    let failed = facts_cache::with_probe_lock(&path, Duration::ZERO, || {
+    let failed = facts_cache::with_probe_lock(&path, lock_wait, || {
         let mut c = FactsCache::load(&path);
         if !due(&c, needs, s, &t, now(), false) {
             return None;
@@ -247,6 +270,36 @@ pub fn refresh(
         let _ = status.save(&path);
     }
     Some(failed)
+}
+
+/// Is a warm-up worth starting (`init`, on a shell's start)? Cheap: one small
+/// file read, no plan. Yes when the instance's facts or the egress address are
+/// missing or past their hard limit, or, with a fallback configured, the
+/// routing of the instance's subnet in its own region; no off EC2 (a
+/// remembered IMDS failure) and while another process is probing.
+pub fn warm_wanted(env: &EnvMap, s: &Settings) -> bool {
+    let Some(path) = FactsCache::path(env) else {
+        return false;
+    };
+    let c = FactsCache::load(&path);
+    let (t, hard, at) = (s.ttls, hard_ttls(s), now());
+    if c.instance_failed(at, &t) {
+        return false;
+    }
+    let Some(inst) = c.instance(at, &hard) else {
+        return true;
+    };
+    if c.egress(at, &hard).is_none() {
+        return true;
+    }
+    if s.policy.fallback_profile.is_some() {
+        if let (Some(r), Some(v), Some(sub)) = (&inst.region, &inst.vpc_id, &inst.subnet_id) {
+            if c.routing(r, v, sub, at, &hard).is_none() && !c.routing_failed(r, v, sub, at, &t) {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 #[allow(clippy::too_many_arguments)]

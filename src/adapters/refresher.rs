@@ -68,22 +68,40 @@ pub fn start(env: &EnvMap, cache: &Path, needs: &Needs, now: u64) {
         });
         return;
     }
-    let exe = match std::env::current_exe() {
-        Ok(e) => e,
-        Err(e) => {
-            debug(env, || format!("cannot start the refresher: {e}"));
-            return;
-        }
-    };
+    match detach(WORD, &args(needs)) {
+        Ok(took) => debug(env, || {
+            format!(
+                "facts past their TTL: used, and a refresher started ({} us)",
+                took.as_micros()
+            )
+        }),
+        Err(e) => debug(env, || format!("cannot start the refresher: {e}")),
+    }
+}
+
+/// The niceness of a detached refresher or warm-up: the caller's work (and
+/// the user's) comes first.
+pub const NICE: libc::c_int = 10;
+
+/// How long a detached process waits before it starts its work, so that the
+/// call that started it (which goes on to exec the CLI) is not competing with
+/// it for the CPU during its own start.
+pub const START_DELAY: Duration = Duration::from_millis(10);
+
+/// Starts `c9aws WORD ARGS…` (this same executable) detached: double fork,
+/// `setsid`, /dev/null for fds 0–2, every other fd close-on-exec, at
+/// [`NICE`]. Returns how long starting it took the caller.
+pub fn detach(word: &str, args: &[String]) -> std::io::Result<Duration> {
+    let exe = std::env::current_exe()?;
     let mut cmd = Command::new(exe);
-    cmd.arg(WORD)
-        .args(args(needs))
+    cmd.arg(word)
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     // SAFETY: runs in the forked child of a single-threaded process, before
-    // exec; fork, _exit, setsid and fcntl are async-signal-safe, and nothing
-    // here allocates or takes a lock.
+    // exec; fork, _exit, setsid, setpriority and fcntl are async-signal-safe,
+    // and nothing here allocates or takes a lock.
     unsafe {
         cmd.pre_exec(|| {
             match libc::fork() {
@@ -93,24 +111,16 @@ pub fn start(env: &EnvMap, cache: &Path, needs: &Needs, now: u64) {
                 _ => libc::_exit(0),
             }
             libc::setsid();
+            libc::setpriority(libc::PRIO_PROCESS, 0, NICE);
             close_on_exec_from(3);
             Ok(())
         });
     }
     let started = std::time::Instant::now();
-    match cmd.spawn() {
-        Ok(mut child) => {
-            // The intermediate child exits right after its fork.
-            let _ = child.wait();
-            debug(env, || {
-                format!(
-                    "facts past their TTL: used, and a refresher started ({} us)",
-                    started.elapsed().as_micros()
-                )
-            });
-        }
-        Err(e) => debug(env, || format!("cannot start the refresher: {e}")),
-    }
+    let mut child = cmd.spawn()?;
+    // The intermediate child exits right after its fork.
+    let _ = child.wait();
+    Ok(started.elapsed())
 }
 
 /// Marks every fd from `first` up close-on-exec (std's own pipe to report an

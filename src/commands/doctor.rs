@@ -65,17 +65,10 @@ impl Check {
     }
 }
 
-/// Services whose endpoints a Cloud9 user typically calls, probed for
-/// interface and gateway endpoints (a command line for each).
-const PROBED: &[&[&str]] = &[
-    &["sts", "get-caller-identity"],
-    &["s3api", "list-buckets"],
-    &["dynamodb", "list-tables"],
-    &["ec2", "describe-instances"],
-    &["ssm", "describe-parameters"],
-    &["logs", "describe-log-groups"],
-    &["sqs", "list-queues"],
-];
+// Services whose endpoints a Cloud9 user typically calls, probed for
+// interface and gateway endpoints (a command line for each): the calls whose
+// facts the warm-up probes too.
+use crate::commands::warm::CALLS as PROBED;
 
 /// Bound on the fallback profile's signing check (the CLI's own start is slow).
 const SIGN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -271,6 +264,11 @@ fn checks(session: &Session) -> Vec<Check> {
 
     // The fallback profile.
     out.extend(fallback_checks(env, s, g, aws, amtc));
+    // Leave the cache warm for the usual calls (what the probes above did
+    // not cover, e.g. a fallback configured only now); nothing when warm.
+    if amtc {
+        crate::commands::warm::warm_now(session);
+    }
     out.push(cache_check(env));
     if let Some(c) = refresh_check(last_refresh, s) {
         out.push(c);

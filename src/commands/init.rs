@@ -1,7 +1,9 @@
 //! `c9aws init bash|zsh|fish`: prints the shell code that makes `aws` run
 //! through c9aws and keeps tab completion (the CLI's aws_completer) working for
 //! `aws` and `c9aws`. The scripts live in shell/ and are embedded; the binary's
-//! absolute path is substituted, quoted for the shell at hand.
+//! absolute path is substituted, quoted for the shell at hand. On Cloud9, when
+//! the facts cache is cold or past its hard limit, it also starts a detached
+//! warm-up (`c9aws __warm`, [`crate::commands::warm`]).
 
 use crate::error::Error;
 use crate::session::Session;
@@ -45,6 +47,9 @@ pub fn run(s: &Session, args: Args) -> Result<i32, Error> {
     out.write_all(text.as_bytes())
         .and_then(|_| out.flush())
         .map_err(|_| Error::Stdout)?;
+    // A shell starting on Cloud9 with a cold (or long-stale) facts cache:
+    // warm it in the background, so the first call does not probe.
+    crate::commands::warm::start_if_wanted(s);
     Ok(0)
 }
 

@@ -12,3 +12,4 @@ pub mod init;
 pub mod refresh;
 pub mod run;
 pub mod setup;
+pub mod warm;

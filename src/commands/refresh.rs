@@ -33,10 +33,18 @@ pub fn run(s: &Session, a: Args) -> Result<i32, Error> {
         services: a.services,
         ca_bundle: a.ca_bundle,
     };
+    std::thread::sleep(crate::adapters::refresher::START_DELAY);
     let Ok(aws) = s.aws() else {
         return Ok(1);
     };
-    let failed = network::refresh(&s.engine, &s.env, aws, &needs, s.settings());
+    let failed = network::refresh(
+        &s.engine,
+        &s.env,
+        aws,
+        &needs,
+        s.settings(),
+        std::time::Duration::ZERO,
+    );
     s.debug(|| format!("refresh: {failed:?}"));
     Ok(i32::from(failed.is_some_and(|f| !f.is_empty())))
 }

@@ -72,7 +72,32 @@ pub fn run(s: &Session, args: Args) -> Result<i32, Error> {
         return path_shim(&s.env, args.path_shim);
     }
     setup(s, &args)?;
+    warm_after_setup(s);
     Ok(0)
+}
+
+/// With the fallback recorded, the facts the usual calls need (the route
+/// table read with the new fallback among them) are probed now, so the first
+/// call after setup is warm. On Cloud9 only; never fails setup.
+fn warm_after_setup(s: &Session) {
+    if crate::commands::warm::disabled(s) {
+        return;
+    }
+    // A new session: the settings as setup has just written them.
+    let fresh = Session::new(s.env.clone(), s.engine);
+    if crate::commands::warm::needs(&fresh).is_none() {
+        return;
+    }
+    eprintln!("Warming c9aws's facts cache for the usual calls …");
+    match crate::commands::warm::warm_now(&fresh) {
+        Some(f) if !f.is_empty() => {
+            eprintln!("Warning: some facts could not be learnt (calls probe them again):");
+            for l in f {
+                eprintln!("  {l}");
+            }
+        }
+        _ => eprintln!("Facts cache warm."),
+    }
 }
 
 /// `--path-shim` (install) or `--remove-path-shim`.

@@ -20,3 +20,4 @@ mod secrets;
 mod setup;
 mod shell;
 mod stale;
+mod warm;

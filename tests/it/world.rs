@@ -207,6 +207,9 @@ impl World {
             Imds::At(url) => c.env("AWS_EC2_METADATA_SERVICE_ENDPOINT", url),
             Imds::Fake(s) => c.env("AWS_EC2_METADATA_SERVICE_ENDPOINT", s.url()),
         };
+        // No background warm-up from `init` or `setup` (tests/it/warm.rs
+        // removes it): every world stays deterministic.
+        c.env("C9AWS_NO_WARM", "1");
         c.envs(self.env.iter().map(|(k, v)| (k, v)))
             .current_dir(self.root().join("work"))
             .stdin(Stdio::null());

@@ -16,6 +16,16 @@ cold ones (3, 4), which need the cache removed before each run, with `hyperfine 
   4 c9aws s3 cold     c9aws s3api list-buckets, C9AWS_AWS=the real CLI, facts.json removed each run:
                       includes the route-table read (a real `aws ec2 ...` run), once per TTL
   5 c9aws off-C9      c9aws sts get-caller-identity with a HOME whose credentials have no Cloud9 header
+  6 c9aws stale       c9aws s3api list-buckets (fake aws) right after every TTL has passed: before each run
+                      every fact is made 700 s old (within stale_limit), so the call decides on them and
+                      starts a detached refresher; after each run the bench waits for that refresher
+                      (untimed), so it does not load the next run
+  7 c9aws s3api warm  the same call with the facts fresh (what 6 is compared with)
+  8 after setup       c9aws s3api list-buckets right after `c9aws setup --use-profile c9-fallback` (untimed,
+                      facts.json removed first; setup warms the cache with the real CLI's route-table read);
+                      hyperfine -N --prepare, like the cold cases (a real setup per run is too slow to
+                      interleave 300 rounds)
+  3 and 4b are the cold first reads (no facts.json: IMDS + DNS + checkip; and the route-table read).
 
 JSON goes to <work>/bench/<scenario>-<case>.json (and is copied to $LAB_BENCH_OUT if set, since the
 work dir is removed at exit unless LAB_KEEP=1). Nothing here talks to anything outside the lab's
@@ -37,6 +47,31 @@ RUNS = int(os.environ.get("LAB_BENCH_RUNS") or 30)
 WARMUP = int(os.environ.get("LAB_BENCH_WARMUP") or 3)
 RUNS_S3 = int(os.environ.get("LAB_BENCH_RUNS_S3") or 5)
 RUNS_FAST = int(os.environ.get("LAB_BENCH_RUNS_FAST") or 300)
+RUNS_SETUP = int(os.environ.get("LAB_BENCH_RUNS_SETUP") or 10)
+AGE_FACTS = """import json, sys, time
+p = sys.argv[1]
+at = int(time.time()) - 700
+def walk(v):
+    if isinstance(v, dict):
+        for k in v:
+            if k == "at" and isinstance(v[k], int):
+                v[k] = at
+            else:
+                walk(v[k])
+    elif isinstance(v, list):
+        for x in v:
+            walk(x)
+d = json.load(open(p))
+walk(d)
+json.dump(d, open(p + ".t", "w"))
+import os
+os.chmod(p + ".t", 0o600)
+os.replace(p + ".t", p)
+try:
+    os.unlink(p + ".refresh")
+except OSError:
+    pass
+"""
 INTERLEAVE = Path(__file__).resolve().parents[2] / "bench" / "interleave.py"
 
 
@@ -150,22 +185,40 @@ def run(lab, pre):
         rss[sc.name] = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else "?"
         facts.unlink(missing_ok=True)
         in_ns(sc, env_fake, [c9, "sts", "get-caller-identity"], cwd=str(home))  # warm again
+        in_ns(sc, env_real, [c9, "s3api", "list-buckets"], timeout=120, cwd=str(home))  # and its routing (case 7)
 
+        # Cases 6-8 use homes of their own (their facts are aged or rebuilt around each run).
+        shome = L.make_home(lab.work, "bench-stale", sc)
+        ahome = L.make_home(lab.work, "bench-setup", sc)
+        for hm in (shome, ahome):
+            r = in_ns(sc, dict(env_real, HOME=str(hm)), [c9, "s3api", "list-buckets"], timeout=120, cwd=str(hm))
+            checks.append((r.returncode == 0, "bench %s: prime %s exits %d" % (sc.name, hm.name, r.returncode)))
+        sfacts = shome / ".cache" / "c9aws" / "facts.json"
+        afacts = ahome / ".cache" / "c9aws" / "facts.json"
+        ager = out / "age-facts.py"
+        ager.write_text(AGE_FACTS)
+        age = "%s %s %s" % (sys.executable, ager, sfacts)
+        settle = "sleep 0.05; flock -w 20 %s.lock true" % sfacts
+        setup = ("sh -c 'rm -f %s; C9AWS_AWS=%s HOME=%s %s setup --use-profile c9-fallback 2>/dev/null'"
+                 % (afacts, real, ahome, c9))
         fast = [("1", "fake-aws direct", "%s sts get-caller-identity" % fake),
                 ("2", "c9aws warm", "%s sts get-caller-identity" % c9),
-                ("5", "c9aws off Cloud9", "HOME=%s %s sts get-caller-identity" % (offhome, c9))]
+                ("5", "c9aws off Cloud9", "HOME=%s %s sts get-caller-identity" % (offhome, c9)),
+                ("6", "c9aws s3api stale (TTLs passed)", "HOME=%s %s s3api list-buckets" % (shome, c9)),
+                ("7", "c9aws s3api warm", "%s s3api list-buckets" % c9)]
+        hooks = ["--prepare", "6=" + age, "--after", "6=" + settle]
         js = out / ("%s-interleaved.json" % sc.name)
         t = time.time()
         r = in_ns(sc, env_fake, [sys.executable, str(INTERLEAVE), "--runs", str(RUNS_FAST), "--warmup", "20",
-                                 "--json", str(js)] + ["%s=%s" % (cid, cmd) for cid, _, cmd in fast],
-                  timeout=1800, cwd=str(home))
+                                 "--json", str(js)] + hooks + ["%s=%s" % (cid, cmd) for cid, _, cmd in fast],
+                  timeout=3600, cwd=str(home))
         ok = r.returncode == 0 and js.exists()
-        checks.append((ok, "bench %s: cases 1, 2, 5 interleaved: exits %d (%.0fs)%s" % (
+        checks.append((ok, "bench %s: cases 1, 2, 5, 6, 7 interleaved: exits %d (%.0fs)%s" % (
             sc.name, r.returncode, time.time() - t, "" if ok else ": " + (r.stderr + r.stdout).strip()[-400:])))
         if ok:
             times = json.loads(js.read_text())["times_ms"]
             for cid, label, _ in fast:
-                rows.append((sc.name, cid, label, summary(times[cid]), None if cid == "1" else "1"))
+                rows.append((sc.name, cid, label, summary(times[cid]), {"1": None, "6": "7", "8": "7"}.get(cid, "1")))
 
         rm = "/bin/rm -f %s" % facts
         cases = [
@@ -174,6 +227,8 @@ def run(lab, pre):
              "%s --profile c9-fallback s3api list-buckets" % real, [], RUNS_S3, 1, None),
             ("4b", "c9aws s3api cold (real aws)", env_real, "%s s3api list-buckets" % c9, ["--prepare", rm],
              RUNS_S3, 1, "4a"),
+            ("8", "c9aws s3api after setup", dict(env_fake, HOME=str(ahome)), "%s s3api list-buckets" % c9,
+             ["--prepare", setup], RUNS_SETUP, 1, "7"),
         ]
         for cid, label, e, cmd, extra, runs, warm, base in cases:
             if lab.stopping:
@@ -201,7 +256,7 @@ def run(lab, pre):
             extra = "%+.2f" % (st["med"] - byid[(s, base)]["med"])
         print("%-8s %-4s %-30s %9.2f %8.2f-%8.2f %10s %4d" % (s, cid, label, st["med"], st["p10"], st["p90"],
                                                             extra, st["n"]))
-    print("extra: over case 1 (fake aws direct); 4b over 4a (the real CLI direct) = the route-table read,"
+    print("extra: over case 1 (fake aws direct); 6 and 8 over 7 (the same call warm); 4b over 4a (the real CLI direct) = the route-table read,"
           " once per TTL (routing TTL 600 s)")
     for s, v in rss.items():
         print("peak RSS, one cold c9aws sts get-caller-identity in %s: %s KiB" % (s, v))
