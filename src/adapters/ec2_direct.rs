@@ -116,7 +116,11 @@ fn credentials(profile: &str, region: &str, deadline: Duration) -> Result<Creden
         .build()
         .map_err(|e| format!("no async runtime: {e}"))?;
     let got = rt.block_on(async {
+        // Plain HTTP only (as for IMDS): the provider builds an STS client it
+        // needs for role chains, which go to the CLI (ec2_query::direct_eligible).
+        let http = aws_smithy_http_client::Builder::new().build_http();
         let conf = aws_config::provider_config::ProviderConfig::without_region()
+            .with_http_client(http)
             .with_region(Some(aws_config::Region::new(region.to_string())));
         let provider = aws_config::profile::ProfileFileCredentialsProvider::builder()
             .profile_name(profile)
