@@ -425,6 +425,15 @@ pub fn direct_eligible(profile: &Profile, env: &EnvMap) -> Option<String> {
             profile.name
         ));
     }
+    let any_key = profile.get(key).is_some() || profile.get("aws_secret_access_key").is_some();
+    if any_key && profile.get("credential_process").is_some() {
+        // botocore: credentials-file keys, then credential_process, then
+        // config-file keys; aws-config: credential_process first.
+        return Some(format!(
+            "profile {} has both keys and credential_process",
+            profile.name
+        ));
+    }
     let has_keys = profile.get(key).is_some() && profile.get("aws_secret_access_key").is_some();
     if has_keys {
         return None;
@@ -807,6 +816,16 @@ mod tests {
             ("[profile fb]\ncredential_process = x $(y)\n", "", "quoting"),
             ("[profile fb]\ncredential_process = x; y\n", "", "quoting"),
             ("[profile fb]\nlogin_session = arn\n", "", "login_session"),
+            (
+                "[profile fb]\ncredential_process = /bin/x\n",
+                &format!("[fb]\n{keys}"),
+                "both keys and",
+            ),
+            (
+                &format!("[profile fb]\n{keys}credential_process = /bin/x\n"),
+                "",
+                "both keys and",
+            ),
         ];
         for (c, k, why) in no {
             let got = direct_eligible(&profile(c, k, "fb"), &none).unwrap_or_default();
