@@ -183,7 +183,7 @@ fn get(
 /// rustls refused the server's certificate (unknown issuer, or an issuer of the
 /// same name whose signature does not match), whether ureq hands the error over
 /// as such or inside an I/O error: the larger trust set may still accept it.
-fn untrusted(e: &ureq::Error) -> bool {
+pub(crate) fn untrusted(e: &ureq::Error) -> bool {
     let is = |r: &rustls::Error| matches!(r, rustls::Error::InvalidCertificate(_));
     match e {
         ureq::Error::Rustls(r) => is(r),
@@ -203,7 +203,9 @@ fn parse_ip(body: &str) -> Option<IpAddr> {
 /// First tier: the PEM bundle of `AWS_CA_BUNDLE` / `ca_bundle` (an unreadable
 /// or empty one is an error, as for the CLI) plus the system's bundle file
 /// (`SSL_CERT_FILE`, else the file OpenSSL would find: openssl-probe).
-fn files_trust(ca_bundle: Option<&Path>) -> Result<Vec<Certificate<'static>>, EgressError> {
+pub(crate) fn files_trust(
+    ca_bundle: Option<&Path>,
+) -> Result<Vec<Certificate<'static>>, EgressError> {
     let mut roots = match ca_bundle {
         Some(path) => load_bundle(path)?,
         None => Vec::new(),
@@ -219,7 +221,7 @@ fn files_trust(ca_bundle: Option<&Path>) -> Result<Vec<Certificate<'static>>, Eg
 
 /// Second tier: everything rustls-native-certs finds (the system file again
 /// and every certificate directory, `SSL_CERT_DIR` included).
-fn system_dirs_trust() -> Vec<Certificate<'static>> {
+pub(crate) fn system_dirs_trust() -> Vec<Certificate<'static>> {
     rustls_native_certs::load_native_certs()
         .certs
         .iter()

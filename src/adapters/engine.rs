@@ -6,7 +6,8 @@
 //! global holds it.
 
 use crate::adapters::probe::{ProbeRequest, Probed};
-use crate::adapters::{helper, instance_role, probe};
+use crate::adapters::{ec2_direct, helper, instance_role, probe};
+use crate::core::ec2_query::{DirectAnswer, DirectRequest};
 use crate::core::EnvMap;
 use crate::error::Error;
 
@@ -18,6 +19,8 @@ pub struct Engine {
     pub probe: fn(&ProbeRequest) -> Probed,
     /// The instance role's credential_process JSON.
     pub credentials: fn(&EnvMap, Option<&str>) -> Result<String, Error>,
+    /// The route table read directly (signed EC2 calls), or why the CLI must.
+    pub route_tables: fn(&EnvMap, &DirectRequest) -> DirectAnswer,
 }
 
 impl Engine {
@@ -26,6 +29,7 @@ impl Engine {
             in_process: false,
             probe: helper::probe,
             credentials: helper::credentials,
+            route_tables: helper::route_tables,
         }
     }
 
@@ -34,6 +38,7 @@ impl Engine {
             in_process: true,
             probe: probe::probe,
             credentials: instance_role::fetch,
+            route_tables: ec2_direct::read,
         }
     }
 }

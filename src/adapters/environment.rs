@@ -16,7 +16,13 @@ pub fn from_vars(vars: impl Iterator<Item = (OsString, OsString)>) -> EnvMap {
         let wanted = k.starts_with("AWS_")
             || k.starts_with("C9_")
             || k.starts_with("C9AWS_")
-            || matches!(k.as_str(), "HOME" | "XDG_CONFIG_HOME" | "XDG_CACHE_HOME");
+            || matches!(k.as_str(), "HOME" | "XDG_CONFIG_HOME" | "XDG_CACHE_HOME")
+            // The proxies the CLI goes through (the direct route-table read
+            // leaves those to the CLI).
+            || matches!(
+                k.to_ascii_lowercase().as_str(),
+                "http_proxy" | "https_proxy" | "all_proxy" | "no_proxy"
+            );
         wanted.then(|| (k, v.to_string_lossy().into_owned()))
     })
     .collect()

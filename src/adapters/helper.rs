@@ -13,6 +13,7 @@ use crate::adapters::child::{self, ChildError};
 use crate::adapters::environment;
 use crate::adapters::facts_cache::InstanceRec;
 use crate::adapters::probe::{self, ProbeError, ProbeRequest, Probed};
+use crate::core::ec2_query::{DirectAnswer, DirectRequest};
 use crate::core::process::ProcessPlan;
 use crate::core::EnvMap;
 use crate::error::{Error, LocateError};
@@ -27,6 +28,9 @@ use std::time::Duration;
 
 /// The helper's first argument for a probe request (not a word a user types).
 pub const PROBE_WORD: &str = "__probe";
+/// The helper's first argument for a direct route-table read
+/// ([`crate::adapters::ec2_direct::serve`]).
+pub const ROUTE_TABLES_WORD: &str = "__route-tables";
 /// The helper's file name, next to `c9aws`.
 pub const HELPER: &str = "c9aws-probe";
 /// Time for the helper to start and answer, on top of the probe's own deadline.
@@ -184,6 +188,21 @@ pub fn probe(req: &ProbeRequest) -> Probed {
                 failure: Some(e),
             }
         }
+    }
+}
+
+/// The direct route-table read in `c9aws-probe __route-tables`. Whatever goes
+/// wrong with the helper itself makes the caller read with the CLI.
+pub fn route_tables(_env: &EnvMap, req: &DirectRequest) -> DirectAnswer {
+    let input = serde_json::to_vec(req).unwrap_or_default();
+    let wait = Duration::from_millis(req.deadline_ms) + START_MARGIN;
+    let got =
+        path().and_then(|helper| run(&helper, &[ROUTE_TABLES_WORD], &input, wait, Stderr::Forward));
+    match got.and_then(|out| serde_json::from_slice(&out).map_err(HelperError::Garbled)) {
+        Ok(a) => a,
+        Err(e) => DirectAnswer::UseCli {
+            why: format!("{HELPER} {ROUTE_TABLES_WORD}: {e}"),
+        },
     }
 }
 

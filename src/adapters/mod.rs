@@ -5,6 +5,7 @@ pub mod aws_cli;
 pub mod aws_files;
 pub mod child;
 pub mod dns;
+pub mod ec2_direct;
 pub mod egress;
 pub mod engine;
 pub mod environment;

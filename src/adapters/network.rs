@@ -204,7 +204,7 @@ pub fn gather(
         let mut failed = Vec::new();
         probe_into(engine, &mut c, env, &needs, s, &t, refresh, &mut failed);
         if routing_missing(&c, &needs, s, &t, now(), refresh) {
-            read_routing(&mut c, env, aws, &needs, s, &t, &mut failed);
+            read_routing(engine, &mut c, env, aws, &needs, s, &t, &mut failed);
         }
         if let Some(p) = &path {
             if let Err(e) = c.save(p) {
@@ -253,7 +253,7 @@ pub fn refresh(
         let mut failed = Vec::new();
         probe_into(engine, &mut c, env, needs, s, &t, false, &mut failed);
         if routing_missing(&c, needs, s, &t, now(), false) {
-            read_routing(&mut c, env, aws, needs, s, &t, &mut failed);
+            read_routing(engine, &mut c, env, aws, needs, s, &t, &mut failed);
         }
         if let Err(e) = c.save(&path) {
             failed.push(format!("cannot write {}: {e}", path.display()));
@@ -422,7 +422,9 @@ fn finish(env: &EnvMap, started: std::time::Instant) {
     });
 }
 
+#[allow(clippy::too_many_arguments)]
 fn read_routing(
+    engine: &Engine,
     c: &mut FactsCache,
     env: &EnvMap,
     aws: &Path,
@@ -444,7 +446,17 @@ fn read_routing(
         return;
     };
     let started = std::time::Instant::now();
-    match route_tables::read(aws, fb, region, &vpc, &subnet, env, ROUTE_TABLE_DEADLINE) {
+    match route_tables::read_routing(
+        engine,
+        s.route_tables_read,
+        aws,
+        fb,
+        region,
+        &vpc,
+        &subnet,
+        env,
+        ROUTE_TABLE_DEADLINE,
+    ) {
         Ok(r) => c.set_routing(region, &vpc, &subnet, r, now()),
         Err(e) => {
             // Told once per TTL: the failure is remembered like a route table.
@@ -597,6 +609,7 @@ mod tests {
                 in_process: true,
                 probe,
                 credentials: crate::adapters::helper::credentials,
+                route_tables: crate::adapters::helper::route_tables,
             };
             let mut c = FactsCache::default();
             let mut failed = Vec::new();

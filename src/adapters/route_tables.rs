@@ -1,4 +1,6 @@
-//! The subnet's routing, read with the real AWS CLI and the fallback profile:
+//! The subnet's routing, read with the fallback profile: directly by
+//! c9aws-probe (signed EC2 calls, [`crate::adapters::ec2_direct`]) when that
+//! can stand for the CLI, else with the real AWS CLI:
 //! `ec2 describe-route-tables` and `ec2 describe-vpc-endpoints`, run as two
 //! concurrent children under one deadline.
 //!
@@ -15,11 +17,15 @@
 //! group, killed whole at the deadline); their JSON is read by the pure
 //! [`crate::core::route_tables`].
 
-use crate::adapters::aws_cli::{ACTIVE_VAR, VIA_VAR};
+use crate::adapters::aws_cli::{self, ACTIVE_VAR, VIA_VAR};
 use crate::adapters::child::{self, ChildError, Deadline, Finished, Running};
+use crate::adapters::engine::Engine;
 use crate::adapters::environment::debug;
+use crate::adapters::settings::RouteTablesRead;
+use crate::core::ec2_query::{DirectAnswer, DirectRequest};
 use crate::core::route::Routing;
 use crate::core::route_tables::{routing_from, RoutingError};
+use crate::core::CliMajor;
 use crate::core::EnvMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -111,6 +117,15 @@ pub enum RouteTableError {
         exit: Option<i32>,
         line: String,
     },
+    /// The direct read's EC2 call was refused for good (as the CLI's would
+    /// be): `status` is the HTTP status, `line` the error as the CLI words it.
+    Refused {
+        operation: String,
+        profile: String,
+        refusal: Refusal,
+        status: u16,
+        line: String,
+    },
     /// Both calls answered, but their JSON makes no routing.
     Unreadable(RoutingError),
 }
@@ -161,6 +176,25 @@ impl fmt::Display for RouteTableError {
                     write!(f, ": {line})")
                 }
             }
+            RouteTableError::Refused {
+                operation,
+                profile,
+                refusal,
+                status,
+                line,
+            } => {
+                match refusal {
+                    Refusal::NotPermitted => {
+                        write!(f, "the fallback profile {profile} may not ec2:{operation}")
+                    }
+                    Refusal::CredentialsRefused => write!(
+                        f,
+                        "AWS refused the credentials of the fallback profile {profile} for ec2:{operation}"
+                    ),
+                    _ => write!(f, "ec2:{operation} with profile {profile} failed"),
+                }?;
+                write!(f, " (HTTP {status}: {line})")
+            }
             RouteTableError::Unreadable(e) => write!(f, "{e}"),
         }
     }
@@ -171,12 +205,97 @@ impl std::error::Error for RouteTableError {
         match self {
             RouteTableError::Start(e) | RouteTableError::Unfinished { error: e, .. } => Some(e),
             RouteTableError::Unreadable(e) => Some(e),
-            RouteTableError::NotUtf8 { .. } | RouteTableError::Failed { .. } => None,
+            RouteTableError::NotUtf8 { .. }
+            | RouteTableError::Failed { .. }
+            | RouteTableError::Refused { .. } => None,
         }
     }
 }
 
-/// Reads the routing in force for `subnet_id` of `vpc_id`. Both describe calls
+/// Longest wait for the direct read (credentials, both calls, every page);
+/// past it the CLI reads as before.
+pub const DIRECT_DEADLINE: Duration = Duration::from_secs(4);
+
+/// Reads the routing in force for `subnet_id` of `vpc_id`: directly from
+/// `c9aws-probe` when `how` is [`RouteTablesRead::Direct`] and it can stand for
+/// the CLI, else (or when it says so) with the CLI ([`read`]).
+#[allow(clippy::too_many_arguments)]
+pub fn read_routing(
+    engine: &Engine,
+    how: RouteTablesRead,
+    aws: &Path,
+    profile: &str,
+    region: &str,
+    vpc_id: &str,
+    subnet_id: &str,
+    env: &EnvMap,
+    timeout: Duration,
+) -> Result<Routing, RouteTableError> {
+    if how == RouteTablesRead::Direct {
+        match aws_cli::version(aws, env) {
+            None => debug(env, || {
+                "direct route-table read: the CLI's version is unknown; using the CLI".into()
+            }),
+            Some(v) => {
+                let req = DirectRequest {
+                    profile: profile.to_string(),
+                    region: region.to_string(),
+                    vpc_id: vpc_id.to_string(),
+                    cli_major: match v.major {
+                        CliMajor::V1 => 1,
+                        CliMajor::V2 => 2,
+                    },
+                    deadline_ms: DIRECT_DEADLINE.as_millis() as u64,
+                };
+                match (engine.route_tables)(env, &req) {
+                    DirectAnswer::Read {
+                        route_tables,
+                        endpoints,
+                        elapsed_ms,
+                    } => {
+                        debug(env, || {
+                            format!("route tables of {vpc_id} read directly in {elapsed_ms} ms with profile {profile}")
+                        });
+                        let routing = routing_from(&route_tables, &endpoints, vpc_id, subnet_id)
+                            .map_err(RouteTableError::Unreadable)?;
+                        told(env, &routing, subnet_id, vpc_id);
+                        return Ok(routing);
+                    }
+                    DirectAnswer::Refused {
+                        operation,
+                        status,
+                        line,
+                    } => {
+                        return Err(RouteTableError::Refused {
+                            operation,
+                            profile: profile.to_string(),
+                            refusal: Refusal::of(&line),
+                            status,
+                            line,
+                        })
+                    }
+                    DirectAnswer::UseCli { why } => debug(env, || {
+                        format!("direct route-table read: {why}; using the CLI")
+                    }),
+                }
+            }
+        }
+    }
+    read(aws, profile, region, vpc_id, subnet_id, env, timeout)
+}
+
+fn told(env: &EnvMap, routing: &Routing, subnet_id: &str, vpc_id: &str) {
+    debug(env, || {
+        format!(
+            "route table {} for {subnet_id}: {} prefix-list route(s) to endpoints, {} endpoint(s) in {vpc_id}",
+            routing.route_table_id.as_deref().unwrap_or("?"),
+            routing.prefix_list_routes.len(),
+            routing.endpoints.len()
+        )
+    });
+}
+
+/// Reads the routing in force for `subnet_id` of `vpc_id` with the CLI. Both describe calls
 /// must succeed: without the endpoints a gateway route cannot be told apart
 /// from nothing, and a wrong "public" is worse than "unknown".
 pub fn read(
@@ -234,14 +353,7 @@ pub fn read(
     let t = check("DescribeRouteTables", profile, finished(tables))?;
     let e = check("DescribeVpcEndpoints", profile, finished(endpoints))?;
     let routing = routing_from(&t, &e, vpc_id, subnet_id).map_err(RouteTableError::Unreadable)?;
-    debug(env, || {
-        format!(
-            "route table {} for {subnet_id}: {} prefix-list route(s) to endpoints, {} endpoint(s) in {vpc_id}",
-            routing.route_table_id.as_deref().unwrap_or("?"),
-            routing.prefix_list_routes.len(),
-            routing.endpoints.len()
-        )
-    });
+    told(env, &routing, subnet_id, vpc_id);
     Ok(routing)
 }
 

@@ -1,7 +1,8 @@
 //! c9aws's own configuration: `$C9AWS_CONFIG`, else `<config dir>/c9aws/config`
 //! (`~/.config/c9aws/config` on Linux), INI read with rust-ini, then the
 //! environment overrides (`C9AWS_FALLBACK_PROFILE`, `C9AWS_ON_UNKNOWN`,
-//! `C9AWS_CHECKIP_URL`, `C9AWS_NOTICE`, `C9AWS_AMTC_LIFE`), which win over the file.
+//! `C9AWS_CHECKIP_URL`, `C9AWS_NOTICE`, `C9AWS_AMTC_LIFE`, `C9AWS_ROUTE_TABLES_READ`),
+//! which win over the file.
 //!
 //! A malformed file is reported with its name and line, and c9aws carries on
 //! with no fallback at all (so the call runs unswitched, as plain `aws` would).
@@ -79,6 +80,24 @@ impl Default for Ttls {
 
 use crate::adapters::probe::DEFAULT_CHECKIP_URL;
 
+/// How the subnet's route table is read (`route_tables_read`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteTablesRead {
+    /// Signed EC2 calls from c9aws-probe (tens of ms), the CLI whenever they
+    /// cannot stand for it (src/adapters/ec2_direct.rs).
+    Direct,
+    /// Always the real CLI (two interpreter start-ups, ~1.1-1.6 s).
+    Cli,
+}
+
+fn parse_route_tables_read(v: &str) -> Option<RouteTablesRead> {
+    match v.trim() {
+        "direct" => Some(RouteTablesRead::Direct),
+        "cli" => Some(RouteTablesRead::Cli),
+        _ => None,
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub path: Option<PathBuf>,
@@ -92,6 +111,8 @@ pub struct Settings {
     /// detached refresher probes it again; past that, the call probes in the
     /// foreground. 0 or 1: never used past the TTL.
     pub stale_limit: u64,
+    /// `route_tables_read`: direct (default) or cli.
+    pub route_tables_read: RouteTablesRead,
     /// Problems to tell the user about (file and line).
     pub problems: Vec<String>,
 }
@@ -106,6 +127,7 @@ impl Default for Settings {
             notice: Notice::Auto,
             ttls: Ttls::default(),
             stale_limit: DEFAULT_STALE_LIMIT,
+            route_tables_read: RouteTablesRead::Direct,
             problems: Vec::new(),
         }
     }
@@ -218,6 +240,7 @@ fn read_file(s: &mut Settings, name: &str, text: &str) {
     let mut stale_limit = DEFAULT_STALE_LIMIT;
     let mut checkip = DEFAULT_CHECKIP_URL.to_string();
     let mut aws_path = None;
+    let mut route_tables_read = RouteTablesRead::Direct;
     for (k, v) in general.iter() {
         match k {
             "fallback_profile" => {
@@ -232,6 +255,10 @@ fn read_file(s: &mut Settings, name: &str, text: &str) {
                 None => bad(&mut problems, None, k, v, "auto, always, never"),
             },
             "checkip_url" => checkip = v.trim().to_string(),
+            "route_tables_read" => match parse_route_tables_read(v) {
+                Some(r) => route_tables_read = r,
+                None => bad(&mut problems, None, k, v, "direct, cli"),
+            },
             "aws_path" => aws_path = Some(v.trim().to_string()).filter(|p| !p.is_empty()),
             "amtc_life" => match v.trim().parse::<u64>() {
                 Ok(n) => policy.amtc_life = n,
@@ -285,6 +312,7 @@ fn read_file(s: &mut Settings, name: &str, text: &str) {
     s.stale_limit = stale_limit;
     s.checkip_url = checkip;
     s.aws_path = aws_path;
+    s.route_tables_read = route_tables_read;
 }
 
 fn apply_env(s: &mut Settings, env: &EnvMap) {
@@ -309,6 +337,14 @@ fn apply_env(s: &mut Settings, env: &EnvMap) {
     }
     if let Some(v) = env.get("C9AWS_CHECKIP_URL").filter(|v| !v.is_empty()) {
         s.checkip_url = v.clone();
+    }
+    if let Some(v) = env.get("C9AWS_ROUTE_TABLES_READ") {
+        match parse_route_tables_read(v) {
+            Some(r) => s.route_tables_read = r,
+            None => s.problems.push(format!(
+                "C9AWS_ROUTE_TABLES_READ={v:?} is not one of direct, cli; ignored"
+            )),
+        }
     }
     if let Some(v) = env.get("C9AWS_NOTICE") {
         match parse_notice(v) {
@@ -389,6 +425,29 @@ mod tests {
         );
         let s = with("[service s3]\nroute = sideways\n", &[]);
         assert!(s.problems[0].contains("line 2"), "{:?}", s.problems);
+    }
+
+    #[test]
+    fn route_tables_read_from_file_and_env() {
+        assert_eq!(with("", &[]).route_tables_read, RouteTablesRead::Direct);
+        assert_eq!(
+            with("route_tables_read = cli\n", &[]).route_tables_read,
+            RouteTablesRead::Cli
+        );
+        assert_eq!(
+            with(
+                "route_tables_read = cli\n",
+                &[("C9AWS_ROUTE_TABLES_READ", "direct")]
+            )
+            .route_tables_read,
+            RouteTablesRead::Direct
+        );
+        let bad = with(
+            "route_tables_read = sdk\n",
+            &[("C9AWS_ROUTE_TABLES_READ", "x")],
+        );
+        assert_eq!(bad.route_tables_read, RouteTablesRead::Direct);
+        assert_eq!(bad.problems.len(), 2, "{:?}", bad.problems);
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod config_edit;
 pub mod configparse;
 pub mod credentials;
 pub mod decide;
+pub mod ec2_query;
 pub mod endpoints;
 pub mod overrides;
 pub mod plan;

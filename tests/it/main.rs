@@ -13,6 +13,7 @@ mod world;
 
 mod cli;
 mod credential_process;
+mod direct_read;
 mod doctor_exec;
 mod helper;
 mod kube;

@@ -21,6 +21,7 @@ Environment knobs:
   LAB_NS_PREFIX=x-        namespace/lock/work-dir prefix (default c9lab-): two labs can run side by side
   LAB_BENCH=1            opt-in: time c9aws with hyperfine in the instance namespaces instead of the
                          CLI calls (tests/lab/bench.py, bench/lab.sh); unset, nothing changes
+  LAB_BENCH=route        opt-in: the route-table read, direct vs CLI (tests/lab/route_bench.py)
 """
 import concurrent.futures as cf
 import datetime as dt
@@ -857,6 +858,9 @@ class Lab:
         if os.environ.get("LAB_BENCH") == "1":  # opt-in benchmark mode (bench/lab.sh); default: never taken
             import bench
             return bench.run(self, pre)
+        if os.environ.get("LAB_BENCH") == "route":  # opt-in: the route-table read, direct vs CLI
+            import route_bench
+            return route_bench.run(self, pre)
         parts = (os.environ.get("LAB_PARTS") or ",".join(["calls"] + PLUGINS)).split(",")
         unknown = [p for p in parts if p not in ["calls"] + PLUGINS]
         if unknown:
