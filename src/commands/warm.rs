@@ -20,7 +20,6 @@ pub const CALLS: &[&[&str]] = &[
     &["ec2", "describe-instances"],
     &["ssm", "describe-parameters"],
     &["logs", "describe-log-groups"],
-    &["sqs", "list-queues"],
 ];
 
 /// The hidden word of the detached warm-up.
