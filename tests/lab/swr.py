@@ -63,6 +63,8 @@ class Home:
              "HOME": str(self.home), "USER": "ec2-user", "LANG": "C.UTF-8", "TERM": "dumb",
              "AWS_CA_BUNDLE": str(self.lab.work / "ca.pem"), "SSL_CERT_FILE": str(self.lab.work / "ca.pem"),
              "AWS_EXECUTION_ENV": tag, "C9AWS_FALLBACK_PROFILE": "c9-fallback", "C9AWS_AWS": self.wrapper,
+             # the wrapper slows the CLI's route-table read: keep that read on the CLI
+             "C9AWS_ROUTE_TABLES_READ": "cli",
              "C9_PID": "1234", "C9_USER": "c9lab-user", "C9_PROJECT": "c9lab-" + self.sc.name}
         e.update(extra or {})
         return e
