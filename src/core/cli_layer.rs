@@ -349,4 +349,53 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn arn_and_token_hosts() {
+        let ap = "arn:aws:s3:us-west-2:123456789012:accesspoint/ap1";
+        assert_eq!(
+            s3_arn_host(ap, false, false).as_deref(),
+            Some("ap1-123456789012.s3-accesspoint.us-west-2.amazonaws.com")
+        );
+        assert_eq!(
+            s3_arn_host(ap, true, true).as_deref(),
+            Some("ap1-123456789012.s3-accesspoint-fips.dualstack.us-west-2.amazonaws.com")
+        );
+        assert_eq!(
+            s3_arn_host("arn:aws:s3::123456789012:accesspoint/m1.mrap", false, false).as_deref(),
+            Some("m1.mrap.accesspoint.s3-global.amazonaws.com")
+        );
+        assert_eq!(s3_arn_host("bucket", false, false), None);
+        let i = inv(
+            CliMajor::V1,
+            "rds generate-db-auth-token --hostname db.example.com --port 5432 --username u",
+        );
+        assert_eq!(signed_for_host(&i), Some("db.example.com"));
+        let i = inv(
+            CliMajor::V1,
+            "dynamodb describe-backup --backup-arn arn:aws:dynamodb:us-west-2:123456789012:table/t/backup/b",
+        );
+        assert_eq!(
+            arn_account_host(
+                CliMajor::V1,
+                &i,
+                "dynamodb",
+                "us-west-2",
+                "dynamodb.us-west-2.amazonaws.com"
+            )
+            .as_deref(),
+            Some("123456789012.ddb.us-west-2.amazonaws.com")
+        );
+        // another region's ARN keeps the regional host
+        assert_eq!(
+            arn_account_host(
+                CliMajor::V1,
+                &i,
+                "dynamodb",
+                "eu-west-1",
+                "dynamodb.eu-west-1.amazonaws.com"
+            ),
+            None
+        );
+    }
 }
