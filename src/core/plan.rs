@@ -576,7 +576,13 @@ fn fill_endpoints(
                 p.endpoints.insert(service.clone(), Some(url));
             }
             Err(e) => {
-                if i == 0 && e.stops_the_cli() {
+                // CLI v2 asks IMDS for a region before it gives up: until
+                // c9aws has asked too, no region is not yet a stop.
+                let awaits_imds = e == EndpointError::NoRegion
+                    && f.major == CliMajor::V2
+                    && f.imds_region.is_none()
+                    && f.net.is_none();
+                if i == 0 && e.stops_the_cli() && !awaits_imds {
                     stop = Some(endpoint_error_text(&e));
                 }
                 p.endpoints.insert(service.clone(), None);
@@ -849,6 +855,60 @@ mod tests {
                 want.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
                 "{major:?} {config:?} {env:?} {imds:?} {argv:?}"
             );
+        }
+    }
+
+    /// No region anywhere: CLI v1 stops (NoRegionError) and so the call is
+    /// left alone; CLI v2 first asks IMDS, so until c9aws has asked too the
+    /// call still calls, and stops only when IMDS gave no region either.
+    #[test]
+    fn no_region_stops_v1_at_once_and_v2_only_after_imds() {
+        let config = "[default]\n[profile fb]\n";
+        let policy = Policy {
+            fallback_profile: Some("fb".into()),
+            ..Default::default()
+        };
+        let cloud9 = Cloud9Facts::default();
+        let env = EnvMap::new();
+        let asked = NetFacts::default();
+        // (major, IMDS region, network facts gathered, kind, region)
+        type Row<'a> = (CliMajor, Option<&'a str>, bool, Kind, Option<&'a str>);
+        let rows: &[Row] = &[
+            (CliMajor::V1, None, false, Kind::Fails, None),
+            (CliMajor::V1, Some("eu-west-1"), true, Kind::Fails, None),
+            (CliMajor::V2, None, false, Kind::Calls, None),
+            (CliMajor::V2, None, true, Kind::Fails, None),
+            (
+                CliMajor::V2,
+                Some("eu-west-1"),
+                true,
+                Kind::Calls,
+                Some("eu-west-1"),
+            ),
+        ];
+        let args: Vec<String> = ["ec2", "describe-vpcs"].map(String::from).to_vec();
+        let files = files(config);
+        for (major, imds, gathered, kind, region) in rows {
+            let p = plan(&Facts {
+                unreadable_param_files: &[],
+                args: &args,
+                major: *major,
+                major_known: true,
+                cli_version: None,
+                env: &env,
+                files: &files,
+                aliases: &Aliases::default(),
+                cloud9: &cloud9,
+                imds_region: *imds,
+                net: gathered.then_some(&asked),
+                policy: &policy,
+            });
+            let row = format!("{major:?} {imds:?} {gathered}");
+            assert_eq!(p.kind, *kind, "{row}: {p:?}");
+            assert_eq!(p.region.as_deref(), *region, "{row}");
+            if *kind == Kind::Calls {
+                assert_eq!(p.services, ["ec2"], "{row}");
+            }
         }
     }
 
