@@ -123,7 +123,8 @@ impl Session {
     /// Network facts are gathered only when Cloud9's managed credentials are
     /// in play and some service's verdict depends on them.
     pub fn plan_with(&self, args: &[String], policy: &Policy, freshness: Freshness) -> Planned {
-        let first = self.plan_once(args, policy, None);
+        let unreadable = aws_files::unreadable_param_files(args, &self.env);
+        let first = self.plan_once(args, policy, None, &unreadable);
         let wants_net = wants_net(&first);
         let aws = match self.aws() {
             Ok(a) if wants_net => a,
@@ -143,7 +144,7 @@ impl Session {
             freshness,
         );
         Planned {
-            plan: self.plan_once(args, policy, Some(&net)),
+            plan: self.plan_once(args, policy, Some(&net), &unreadable),
             net: Some(net),
         }
     }
@@ -152,16 +153,24 @@ impl Session {
     /// credentials are not in play or no route depends on them): what the
     /// warm-up probes for its calls, without probing.
     pub fn needs(&self, args: &[String]) -> Option<network::Needs> {
-        let first = self.plan_once(args, &self.settings().policy, None);
+        let unreadable = aws_files::unreadable_param_files(args, &self.env);
+        let first = self.plan_once(args, &self.settings().policy, None, &unreadable);
         wants_net(&first).then(|| network::Needs::of(&first))
     }
 
-    fn plan_once(&self, args: &[String], policy: &Policy, net: Option<&NetFacts>) -> Plan {
+    /// One plan; `unreadable` is the argv's `file://` parameters the CLI
+    /// could not read (stat'ed once per call by the caller).
+    fn plan_once(
+        &self,
+        args: &[String],
+        policy: &Policy,
+        net: Option<&NetFacts>,
+        unreadable: &[String],
+    ) -> Plan {
         let g = self.gathered();
-        let unreadable = aws_files::unreadable_param_files(args, &self.env);
         plan::plan(&Facts {
             args,
-            unreadable_param_files: &unreadable,
+            unreadable_param_files: unreadable,
             major: g.version.as_ref().map(|v| v.major).unwrap_or(CliMajor::V1),
             major_known: g.version.is_some(),
             cli_version: g.version.as_ref().map(|v| v.version.as_str()),
