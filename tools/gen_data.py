@@ -59,6 +59,9 @@ import awscli
 from awscli.clidriver import create_clidriver, ServiceCommand
 
 PARTITIONS = ["aws", "aws-cn", "aws-us-gov"]
+# The partition regexes botocore ships, which src/core/endpoints.rs matches without a regex engine:
+# ^(a|b)\-\w+\-\d+$, ^prefix\-\w+\-\d+$ or ^prefix\-(a|b)\-\w+\-\d+$.
+REGEX_FORM = r"^\^([a-z\\-]*\(([a-z]+\|)*[a-z]+\)|[a-z\\-]+)\\-\\w\+\\-\\d\+\$$"
 VARIANTS = [("p", False, False), ("f", True, False), ("d", False, True), ("fd", True, True)]
 PROBE = {"aws": "us-zzz-9", "aws-cn": "cn-zzz-9", "aws-us-gov": "us-gov-zzz-9"}
 BUCKET = "c9aws-probe-bucket"
@@ -302,7 +305,15 @@ def main():
     # no listed region may match another partition's regex first (the lookup relies on lists first)
     order = [p["partition"] for p in endpoints if p["partition"] in PARTITIONS]
     for pid in order:
-        assert re.match(r"^\^(\(([a-z]+\|)*[a-z]+\)|[a-z\\-]+)\\-\\w\+\\-\\d\+\$$", regex[pid]), regex[pid]
+        assert re.match(REGEX_FORM, regex[pid]), regex[pid]
+    # The partitions without data (ISO, EUSC): a region of theirs is one c9aws cannot answer for;
+    # a region in no partition at all is the aws partition's (botocore's aws.partition default).
+    nodata = []
+    for p in partitions:
+        if p["id"] not in PARTITIONS:
+            assert re.match(REGEX_FORM, p["regionRegex"]), p["regionRegex"]
+            listed = sorted(r for r in p["regions"] if not re.match(p["regionRegex"], r))
+            nodata.append(f"!nodata {p['id']} {p['regionRegex']} {','.join(listed)}".rstrip())
 
     sts_default = s3_default = "-"
     sts_modes = s3_modes = [None]
@@ -324,6 +335,7 @@ def main():
     for i, pid in enumerate(order):
         out.append(f"!partition {i} {pid} {SUFFIX[pid][0]} {SUFFIX[pid][1]} {regex[pid]} "
                    f"{','.join(sorted(regions[pid]))}")
+    out.extend(nodata)
 
     loader = session.get_component("data_loader")
     s3_rules = loader.load_service_model("s3", "endpoint-rule-set-1")
@@ -498,20 +510,43 @@ def cli_operations(session, svc):
 
 def write_arn_endpoints(session):
     """arn-endpoints-v{1,2}.tsv: operations whose rule set takes the endpoint's account from an
-    ARN argument (DynamoDB's ResourceArn context parameter: {account}.ddb.{region}), with the
-    CLI option that carries it."""
+    ARN argument, with the CLI options that carry it (in the rule set's order) and the operation's
+    OperationType where the host has it: DynamoDB's ResourceArn ({account}.ddb.{region}), Kinesis's
+    StreamARN, ConsumerARN, ResourceARN ({account}.{control|data}-kinesis.{region})."""
     from botocore import xform_name
+    loader = session.get_component("data_loader")
     rows = []
     for svc in sorted(session.get_available_services()):
+        try:
+            rules = loader.load_service_model(svc, "endpoint-rule-set-1")
+        except Exception:  # noqa: BLE001 - no rule set
+            continue
+        # The top-level branches `isSet(P)` that build a host from an ARN's account, in order.
+        arn_params = []
+        for rule in rules["rules"]:
+            conds = rule.get("conditions") or []
+            if (svc in ("dynamodb", "kinesis") and conds and conds[0]["fn"] == "isSet"
+                    and "#accountId}" in json.dumps(rule)):
+                name = conds[0]["argv"][0].get("ref")
+                if name and name not in arn_params:
+                    arn_params.append(name)
+        if svc == "dynamodb":
+            arn_params = ["ResourceArn"]  # its branches test the endpoint mode first
+        if not arn_params:
+            continue
         sm = session.get_service_model(svc)
         for op, name in cli_operations(session, svc):
             om = sm.operation_model(op)
-            for cp in om.context_parameters:
-                if cp.name == "ResourceArn":
-                    rows.append(f"{svc}\t{name}\t--{xform_name(cp.member_name, '-')}")
+            members = {cp.name: cp.member_name for cp in om.context_parameters}
+            options = [f"--{xform_name(members[p], '-')}" for p in arn_params if p in members]
+            if not options:
+                continue
+            optype = {sp.name: sp.value for sp in om.static_context_parameters}.get("OperationType", "")
+            rows.append(f"{svc}\t{name}\t{','.join(options)}\t{optype}".rstrip("\t"))
     path = os.path.join(DATA, f"arn-endpoints-v{MAJOR}.tsv")
     with open(path, "w") as f:
-        f.write(f"# {versions()}: service<TAB>cli-operation<TAB>--option holding the ResourceArn\n")
+        f.write(f"# {versions()}: service<TAB>cli-operation<TAB>--options holding the ARN, first "
+                "given wins<TAB>OperationType\n")
         f.write("\n".join(sorted(rows)) + "\n")
     print(path, len(rows), "ARN-endpoint operations", file=sys.stderr)
 

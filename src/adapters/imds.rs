@@ -82,11 +82,7 @@ impl std::error::Error for ImdsError {
     }
 }
 
-/// `AWS_EC2_METADATA_DISABLED=true` (any case), as botocore reads it.
-pub fn disabled(env: &EnvMap) -> bool {
-    env.get("AWS_EC2_METADATA_DISABLED")
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
-}
+pub use crate::core::region::imds_disabled as disabled;
 
 /// `AWS_EC2_METADATA_SERVICE_ENDPOINT` when set, else the default address for
 /// `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE` (IPv4 unless `IPv6`). Always set

@@ -14,6 +14,7 @@
 //! Pure.
 
 use crate::core::argv::Invocation;
+use crate::core::endpoints;
 use crate::core::table::{self, Table};
 use crate::core::CliMajor;
 
@@ -96,34 +97,70 @@ fn operation_key(inv: &Invocation) -> Option<String> {
     Some(op.to_string())
 }
 
-/// DynamoDB's account endpoint: `{account}.ddb.{region}.{suffix}` when the
-/// operation's ResourceArn argument is a DynamoDB ARN of the call's region
-/// (its rule set; aws partition, no FIPS, `account_id_endpoint_mode` not
-/// `disabled`, no configured endpoint). `host` is the regional host the call
-/// would have otherwise (`dynamodb.{region}.{suffix}`).
+/// The account endpoint an ARN argument gives (the rule sets' `{arn#accountId}`
+/// branches; `data/arn-endpoints-v*.tsv` names the options, first given wins):
+/// - DynamoDB: `{account}.ddb.{region}.{suffix}` when the ResourceArn is a
+///   DynamoDB ARN of the call's region (aws partition, no FIPS,
+///   `account_id_endpoint_mode` not `disabled`: `account_endpoints`);
+/// - Kinesis: `{account}.{control|data}-kinesis[-fips].{region}.{suffix}` when
+///   the StreamARN, ConsumerARN or ResourceARN is a Kinesis stream ARN of the
+///   call's partition (any region in it).
+///
+/// `host` is the regional host the call would have otherwise; no configured
+/// endpoint (the caller checks).
 pub fn arn_account_host(
     major: CliMajor,
     inv: &Invocation,
     service: &str,
     region: &str,
     host: &str,
+    fips: bool,
+    account_endpoints: bool,
 ) -> Option<String> {
     let t: &Table = match major {
         CliMajor::V1 => &table::ARN_ENDPOINTS_V1,
         CliMajor::V2 => &table::ARN_ENDPOINTS_V2,
     };
     let line = t.record(&format!("{service}\t{}", operation_key(inv)?))?;
-    let option = table::after_fields(line, 2)?;
-    let arn = option_value(&inv.rest, option)?;
+    let mut fields = table::after_fields(line, 2)?.split('\t');
+    let options = fields.next()?;
+    let operation_type = fields.next().unwrap_or_default();
+    let arn = options
+        .split(',')
+        .find_map(|o| option_value(&inv.rest, o))?;
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let [_, "aws", "dynamodb", arn_region, account, _] = parts.as_slice() else {
+    let ["arn", partition, arn_service, arn_region, account, resource] = parts.as_slice() else {
         return None;
     };
-    if *arn_region != region || !valid_label(account) || account.contains('.') {
+    if !valid_label(account) || account.contains('.') {
         return None;
     }
-    let rest = host.strip_prefix("dynamodb.")?;
-    Some(format!("{account}.ddb.{rest}"))
+    match (service, *arn_service) {
+        ("dynamodb", "dynamodb") => {
+            if *partition != "aws" || *arn_region != region || fips || !account_endpoints {
+                return None;
+            }
+            let rest = host.strip_prefix("dynamodb.")?;
+            Some(format!("{account}.ddb.{rest}"))
+        }
+        ("kinesis", "kinesis") => {
+            let kind = resource.split([':', '/']).next();
+            if kind != Some("stream")
+                || !valid_label(arn_region)
+                || operation_type.is_empty()
+                || endpoints::partition_id(major, region) != Some(*partition)
+            {
+                return None;
+            }
+            // kinesis[-fips].{region}.{suffix}; us-gov's FIPS client host has no -fips
+            let rest = host
+                .strip_prefix("kinesis-fips.")
+                .or_else(|| host.strip_prefix("kinesis."))?;
+            let fips = if fips { "-fips" } else { "" };
+            Some(format!("{account}.{operation_type}-kinesis{fips}.{rest}"))
+        }
+        _ => None,
+    }
 }
 
 /// The host of an S3 access point ARN (`arn:aws:s3:region:account:accesspoint/name`)
@@ -371,31 +408,141 @@ mod tests {
             "rds generate-db-auth-token --hostname db.example.com --port 5432 --username u",
         );
         assert_eq!(signed_for_host(&i), Some("db.example.com"));
-        let i = inv(
-            CliMajor::V1,
-            "dynamodb describe-backup --backup-arn arn:aws:dynamodb:us-west-2:123456789012:table/t/backup/b",
-        );
-        assert_eq!(
-            arn_account_host(
-                CliMajor::V1,
-                &i,
-                "dynamodb",
+        let ddb_backup = "dynamodb describe-backup --backup-arn arn:aws:dynamodb:us-west-2:123456789012:table/t/backup/b";
+        let stream = "arn:aws:kinesis:us-west-2:123456789012:stream/s";
+        let consumer = "arn:aws:kinesis:us-west-2:123456789012:stream/s/consumer/c:1";
+        let describe_consumer =
+            format!("kinesis describe-stream-consumer --consumer-arn {consumer}");
+        let both = format!("kinesis describe-stream-consumer --consumer-arn {consumer} --stream-arn arn:aws:kinesis:us-west-2:210987654321:stream/s --consumer-name c");
+        let put = format!("kinesis put-record --stream-arn {stream} --data x --partition-key k");
+        let describe = format!("kinesis describe-stream --stream-arn {stream}");
+        let cn = "kinesis describe-stream --stream-arn arn:aws-cn:kinesis:cn-north-1:123456789012:stream/s";
+        let by_name = "kinesis describe-stream --stream-name s";
+        // (line, region, regional host, fips, account endpoints, want)
+        type Row<'a> = (&'a str, &'a str, &'a str, bool, bool, Option<&'a str>);
+        let rows: &[Row] = &[
+            (
+                ddb_backup,
                 "us-west-2",
-                "dynamodb.us-west-2.amazonaws.com"
-            )
-            .as_deref(),
-            Some("123456789012.ddb.us-west-2.amazonaws.com")
-        );
-        // another region's ARN keeps the regional host
-        assert_eq!(
-            arn_account_host(
-                CliMajor::V1,
-                &i,
-                "dynamodb",
-                "eu-west-1",
-                "dynamodb.eu-west-1.amazonaws.com"
+                "dynamodb.us-west-2.amazonaws.com",
+                false,
+                true,
+                Some("123456789012.ddb.us-west-2.amazonaws.com"),
             ),
-            None
-        );
+            // another region's ARN, FIPS, or account endpoints disabled: the regional host
+            (
+                ddb_backup,
+                "eu-west-1",
+                "dynamodb.eu-west-1.amazonaws.com",
+                false,
+                true,
+                None,
+            ),
+            (
+                ddb_backup,
+                "us-west-2",
+                "dynamodb-fips.us-west-2.amazonaws.com",
+                true,
+                true,
+                None,
+            ),
+            (
+                ddb_backup,
+                "us-west-2",
+                "dynamodb.us-west-2.amazonaws.com",
+                false,
+                false,
+                None,
+            ),
+            // Kinesis: control and data operations, any region of the ARN's partition
+            (
+                &describe,
+                "us-west-2",
+                "kinesis.us-west-2.amazonaws.com",
+                false,
+                true,
+                Some("123456789012.control-kinesis.us-west-2.amazonaws.com"),
+            ),
+            (
+                &put,
+                "eu-west-1",
+                "kinesis.eu-west-1.amazonaws.com",
+                false,
+                false,
+                Some("123456789012.data-kinesis.eu-west-1.amazonaws.com"),
+            ),
+            (
+                &describe,
+                "us-west-2",
+                "kinesis-fips.us-west-2.api.aws",
+                true,
+                true,
+                Some("123456789012.control-kinesis-fips.us-west-2.api.aws"),
+            ),
+            (
+                &describe,
+                "us-gov-west-1",
+                "kinesis.us-gov-west-1.amazonaws.com",
+                true,
+                true,
+                None,
+            ),
+            (
+                &describe_consumer,
+                "us-west-2",
+                "kinesis.us-west-2.amazonaws.com",
+                false,
+                true,
+                Some("123456789012.control-kinesis.us-west-2.amazonaws.com"),
+            ),
+            // the stream ARN comes first in the rule set
+            (
+                &both,
+                "us-west-2",
+                "kinesis.us-west-2.amazonaws.com",
+                false,
+                true,
+                Some("210987654321.control-kinesis.us-west-2.amazonaws.com"),
+            ),
+            (
+                cn,
+                "cn-north-1",
+                "kinesis.cn-north-1.amazonaws.com.cn",
+                false,
+                true,
+                Some("123456789012.control-kinesis.cn-north-1.amazonaws.com.cn"),
+            ),
+            (
+                cn,
+                "us-west-2",
+                "kinesis.us-west-2.amazonaws.com",
+                false,
+                true,
+                None,
+            ),
+            (
+                by_name,
+                "us-west-2",
+                "kinesis.us-west-2.amazonaws.com",
+                false,
+                true,
+                None,
+            ),
+        ];
+        for (line, region, host, fips, account, want) in rows {
+            for major in [CliMajor::V1, CliMajor::V2] {
+                let service = line.split(' ').next().unwrap_or_default();
+                let got = arn_account_host(
+                    major,
+                    &inv(major, line),
+                    service,
+                    region,
+                    host,
+                    *fips,
+                    *account,
+                );
+                assert_eq!(got.as_deref(), *want, "{major:?} {line} {region} {host}");
+            }
+        }
     }
 }

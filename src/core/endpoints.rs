@@ -8,8 +8,9 @@
 //! What is answered: the client-level URL (`client.meta.endpoint_url` of a client created
 //! through the CLI's own session) for the partitions `aws`, `aws-cn`, `aws-us-gov`, and the URL
 //! of an S3 request for a bucket (from the S3 endpoint rule set with botocore's builtins).
-//! Regions that match no partition of those three (ISO partitions, typos) are
-//! [`EndpointError::UnknownPartition`].
+//! Regions of the partitions without data here (ISO, EUSC) are
+//! [`EndpointError::UnknownPartition`]; a region of no partition at all (a typo, a placeholder)
+//! is the aws partition's, as botocore has it.
 
 use crate::core::CliMajor;
 
@@ -129,8 +130,8 @@ fn partitions(major: CliMajor) -> impl Iterator<Item = Partition> {
 }
 
 /// Matches the partition regexes botocore ships, all of the form
-/// `^(a|b|c)\-\w+\-\d+$` or `^prefix\-\w+\-\d+$` (`\-` inside the prefix). The generator
-/// asserts that form; anything else matches nothing here.
+/// `^(a|b|c)\-\w+\-\d+$`, `^prefix\-\w+\-\d+$` or `^prefix\-(a|b)\-\w+\-\d+$`
+/// (`\-` inside the prefix). The generator asserts that form; anything else matches nothing here.
 fn regex_matches(regex: &str, region: &str) -> bool {
     let Some(head) = regex
         .strip_prefix('^')
@@ -138,9 +139,13 @@ fn regex_matches(regex: &str, region: &str) -> bool {
     else {
         return false;
     };
-    let alts: Vec<String> = match head.strip_prefix('(').and_then(|h| h.strip_suffix(')')) {
-        Some(inner) => inner.split('|').map(|a| a.replace("\\-", "-")).collect(),
-        None => vec![head.replace("\\-", "-")],
+    let head = head.replace("\\-", "-");
+    let alts: Vec<String> = match head.split_once('(') {
+        Some((prefix, group)) => match group.strip_suffix(')') {
+            Some(inner) => inner.split('|').map(|a| format!("{prefix}{a}")).collect(),
+            None => return false,
+        },
+        None => vec![head],
     };
     alts.iter().any(|alt| {
         let Some(rest) = region
@@ -159,8 +164,10 @@ fn regex_matches(regex: &str, region: &str) -> bool {
     })
 }
 
-/// Partition of a region as botocore's resolver finds it: listed regions first, then the regexes,
-/// in the partitions' order. `Err` when none of the three partitions covers it.
+/// Partition of a region as botocore's `aws.partition` finds it: listed regions first, then the
+/// regexes, in the partitions' order; a region in no partition at all is the aws partition's
+/// (`textract.region-name.amazonaws.com`). `Err` for the partitions without data here (ISO, EUSC:
+/// the `!nodata` lines).
 fn partition_of(major: CliMajor, region: &str) -> Result<(Partition, bool), EndpointError> {
     for p in partitions(major) {
         if p.regions.split(',').any(|r| r == region) {
@@ -172,7 +179,28 @@ fn partition_of(major: CliMajor, region: &str) -> Result<(Partition, bool), Endp
             return Ok((p, false));
         }
     }
-    Err(EndpointError::UnknownPartition(region.to_string()))
+    let nodata = data(major)
+        .lines()
+        .take_while(|l| !l.starts_with('@'))
+        .filter_map(|l| l.strip_prefix("!nodata "));
+    for line in nodata {
+        let mut it = line.split(' ');
+        let (_id, regex) = (it.next(), it.next().unwrap_or(""));
+        let listed = it.next().unwrap_or("");
+        if regex_matches(regex, region) || listed.split(',').any(|r| r == region) {
+            return Err(EndpointError::UnknownPartition(region.to_string()));
+        }
+    }
+    partitions(major)
+        .find(|p| p.id == "aws")
+        .map(|p| (p, false))
+        .ok_or_else(|| EndpointError::UnknownPartition(region.to_string()))
+}
+
+/// The id of the partition `region` is in (`aws`, `aws-cn`, `aws-us-gov`), as botocore finds
+/// it; `None` for the partitions without data here.
+pub fn partition_id(major: CliMajor, region: &str) -> Option<&'static str> {
+    partition_of(major, region).ok().map(|(p, _)| p.id)
 }
 
 /// botocore's `validate_region_name`: `^(?![0-9]+$)(?!-)[a-zA-Z0-9-]{,63}(?<!-)$`.
@@ -683,13 +711,31 @@ mod tests {
             ),
             (V1, "ec2", None, false, false, Err(EndpointError::NoRegion)),
             (V2, "ec2", None, true, true, Err(EndpointError::NoRegion)),
+            // a region of no partition (a typo, a placeholder): botocore's aws partition
             (
                 V1,
                 "ec2",
                 Some("xx-foo-9"),
                 false,
                 false,
-                Err(EndpointError::UnknownPartition("xx-foo-9".into())),
+                ok("https://ec2.xx-foo-9.amazonaws.com"),
+            ),
+            (
+                V2,
+                "textract",
+                Some("region-name"),
+                false,
+                false,
+                ok("https://textract.region-name.amazonaws.com"),
+            ),
+            // the partitions without data: ISO, EUSC
+            (
+                V2,
+                "ec2",
+                Some("eusc-de-east-1"),
+                false,
+                false,
+                Err(EndpointError::UnknownPartition("eusc-de-east-1".into())),
             ),
             (
                 V1,
@@ -1045,5 +1091,7 @@ mod tests {
         assert!(!regex_matches(r"^(us|eu)\-\w+\-\d+$", "us-gov-west-1"));
         assert!(regex_matches(r"^us\-gov\-\w+\-\d+$", "us-gov-west-1"));
         assert!(!regex_matches(r"^cn\-\w+\-\d+$", "cn-north-x"));
+        assert!(regex_matches(r"^eusc\-(de)\-\w+\-\d+$", "eusc-de-east-1"));
+        assert!(!regex_matches(r"^eusc\-(de)\-\w+\-\d+$", "eusc-fr-east-1"));
     }
 }

@@ -436,7 +436,13 @@ fn fill_endpoints(
         // cloudformation package's s3).
         let own = i == 0 && own_service == Some(service.as_str());
         let layer_url = layer.filter(|_| own).map(|l| l.endpoint_url);
-        let flag = if own {
+        // v2's rds/dsql token commands call create_client('rds', region,
+        // endpoint_url, verify_ssl) positionally, and v2's signature is
+        // (service, region_name, use_ssl, verify, …): --endpoint-url only
+        // decides the scheme (http:// without it, https:// with it) and is
+        // never the endpoint (customizations/rds.py, dsql.py).
+        let v2_token = f.major == CliMajor::V2 && own && cli_layer::signed_for_host(inv).is_some();
+        let flag = if own && !v2_token {
             inv.endpoint_url().or(layer_url)
         } else {
             None
@@ -540,10 +546,7 @@ fn fill_endpoints(
                         .flatten()
                         .unwrap_or_default();
                     if let Some(h) = url_host(&request) {
-                        let account = (i == 0
-                            && configured.is_none()
-                            && !variants.fips
-                            && variants.account_endpoints)
+                        let account = (i == 0 && configured.is_none())
                             .then(|| {
                                 cli_layer::arn_account_host(
                                     f.major,
@@ -551,11 +554,18 @@ fn fill_endpoints(
                                     service,
                                     region.as_deref().unwrap_or_default(),
                                     h,
+                                    variants.fips,
+                                    variants.account_endpoints,
                                 )
                             })
                             .flatten();
                         hosts.push(account.unwrap_or_else(|| format!("{prefix}{h}")));
                     }
+                }
+                // Host names as the request carries them: lower case
+                // (`--region Region` gives `…s3-control.region.amazonaws.com`).
+                for h in hosts.iter_mut() {
+                    h.make_ascii_lowercase();
                 }
                 for h in &hosts {
                     if !p.hosts.contains(h) {
@@ -563,15 +573,12 @@ fn fill_endpoints(
                     }
                 }
                 p.service_hosts.insert(service.clone(), hosts);
-                // v2's rds/dsql token commands call create_client('rds',
-                // region, endpoint_url, verify_ssl) positionally: verify_ssl
-                // (unset: None) lands on use_ssl, so the client is on http://
-                // (customizations/rds.py, dsql.py). The token is the same.
-                let url = match (f.major, cli_layer::signed_for_host(inv)) {
-                    (CliMajor::V2, Some(_)) if i == 0 && configured.is_none() => {
-                        url.replacen("https://", "http://", 1)
-                    }
-                    _ => url,
+                // v2's token commands (above): without --endpoint-url the
+                // client is on http://. The token is the same.
+                let url = if v2_token && configured.is_none() && inv.endpoint_url().is_none() {
+                    url.replacen("https://", "http://", 1)
+                } else {
+                    url
                 };
                 p.endpoints.insert(service.clone(), Some(url));
             }
@@ -581,7 +588,8 @@ fn fill_endpoints(
                 let awaits_imds = e == EndpointError::NoRegion
                     && f.major == CliMajor::V2
                     && f.imds_region.is_none()
-                    && f.net.is_none();
+                    && f.net.is_none()
+                    && !region::imds_disabled(f.env);
                 if i == 0 && e.stops_the_cli() && !awaits_imds {
                     stop = Some(endpoint_error_text(&e));
                 }
@@ -615,7 +623,7 @@ fn presign_v1_global(
 ) -> bool {
     let aws_partition = params
         .region
-        .is_none_or(|r| !(r.starts_with("cn-") || r.starts_with("us-gov-")));
+        .is_none_or(|r| endpoints::partition_id(major, r) == Some("aws"));
     major == CliMajor::V1
         && inv.command.as_deref() == Some("s3")
         && inv.operation.as_deref() == Some("presign")
@@ -663,6 +671,40 @@ mod tests {
                 ..Default::default()
             },
         }
+    }
+
+    /// The plan for `argv` with a fallback `fb`, no environment and no Cloud9 directories.
+    fn plan_for(
+        major: CliMajor,
+        config: &str,
+        env: &[(&str, &str)],
+        imds_region: Option<&str>,
+        net: Option<&NetFacts>,
+        argv: &[&str],
+    ) -> Plan {
+        let files = files(config);
+        let args: Vec<String> = argv.iter().map(|a| a.to_string()).collect();
+        let policy = Policy {
+            fallback_profile: Some("fb".into()),
+            ..Default::default()
+        };
+        plan(&Facts {
+            unreadable_param_files: &[],
+            args: &args,
+            major,
+            major_known: true,
+            cli_version: None,
+            env: &env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            files: &files,
+            aliases: &Aliases::default(),
+            cloud9: &Cloud9Facts::default(),
+            imds_region,
+            net,
+            policy: &policy,
+        })
     }
 
     /// The arguments a switched call gets (`iam create-user` is refused under AMTC).
@@ -863,52 +905,88 @@ mod tests {
     /// call still calls, and stops only when IMDS gave no region either.
     #[test]
     fn no_region_stops_v1_at_once_and_v2_only_after_imds() {
-        let config = "[default]\n[profile fb]\n";
-        let policy = Policy {
-            fallback_profile: Some("fb".into()),
-            ..Default::default()
-        };
-        let cloud9 = Cloud9Facts::default();
-        let env = EnvMap::new();
         let asked = NetFacts::default();
-        // (major, IMDS region, network facts gathered, kind, region)
-        type Row<'a> = (CliMajor, Option<&'a str>, bool, Kind, Option<&'a str>);
+        let off: &[(&str, &str)] = &[("AWS_EC2_METADATA_DISABLED", "true")];
+        // (major, environment, IMDS region, network facts gathered, kind, region)
+        type Row<'a> = (
+            CliMajor,
+            &'a [(&'a str, &'a str)],
+            Option<&'a str>,
+            bool,
+            Kind,
+            Option<&'a str>,
+        );
         let rows: &[Row] = &[
-            (CliMajor::V1, None, false, Kind::Fails, None),
-            (CliMajor::V1, Some("eu-west-1"), true, Kind::Fails, None),
-            (CliMajor::V2, None, false, Kind::Calls, None),
-            (CliMajor::V2, None, true, Kind::Fails, None),
+            (CliMajor::V1, &[], None, false, Kind::Fails, None),
+            (
+                CliMajor::V1,
+                &[],
+                Some("eu-west-1"),
+                true,
+                Kind::Fails,
+                None,
+            ),
+            (CliMajor::V2, &[], None, false, Kind::Calls, None),
+            (CliMajor::V2, &[], None, true, Kind::Fails, None),
+            // IMDS off: v2 has nowhere to ask either
+            (CliMajor::V2, off, None, false, Kind::Fails, None),
             (
                 CliMajor::V2,
+                &[],
                 Some("eu-west-1"),
                 true,
                 Kind::Calls,
                 Some("eu-west-1"),
             ),
         ];
-        let args: Vec<String> = ["ec2", "describe-vpcs"].map(String::from).to_vec();
-        let files = files(config);
-        for (major, imds, gathered, kind, region) in rows {
-            let p = plan(&Facts {
-                unreadable_param_files: &[],
-                args: &args,
-                major: *major,
-                major_known: true,
-                cli_version: None,
-                env: &env,
-                files: &files,
-                aliases: &Aliases::default(),
-                cloud9: &cloud9,
-                imds_region: *imds,
-                net: gathered.then_some(&asked),
-                policy: &policy,
-            });
+        for (major, env, imds, gathered, kind, region) in rows {
+            let net = gathered.then_some(&asked);
+            let argv = ["ec2", "describe-vpcs"];
+            let p = plan_for(*major, "[default]\n", env, *imds, net, &argv);
             let row = format!("{major:?} {imds:?} {gathered}");
             assert_eq!(p.kind, *kind, "{row}: {p:?}");
             assert_eq!(p.region.as_deref(), *region, "{row}");
             if *kind == Kind::Calls {
                 assert_eq!(p.services, ["ec2"], "{row}");
             }
+        }
+    }
+
+    /// `rds generate-db-auth-token`: v2 passes --endpoint-url where
+    /// create_client takes use_ssl, so it only picks the scheme; v1 uses it.
+    #[test]
+    fn v2_token_commands_ignore_endpoint_url() {
+        let token = [
+            "--region",
+            "us-west-2",
+            "rds",
+            "generate-db-auth-token",
+            "--hostname",
+            "db.example.com",
+            "--port",
+            "5432",
+            "--username",
+            "u",
+        ];
+        let flagged = [&["--endpoint-url", "https://x.example.com"][..], &token].concat();
+        let rows: &[(CliMajor, &[&str], &str)] = &[
+            (CliMajor::V2, &token, "http://rds.us-west-2.amazonaws.com"),
+            (
+                CliMajor::V2,
+                &flagged,
+                "https://rds.us-west-2.amazonaws.com",
+            ),
+            (CliMajor::V1, &token, "https://rds.us-west-2.amazonaws.com"),
+            (CliMajor::V1, &flagged, "https://x.example.com"),
+        ];
+        for (major, argv, want) in rows {
+            let p = plan_for(*major, "[default]\n", &[], None, None, argv);
+            assert_eq!(
+                p.endpoints["rds"].as_deref(),
+                Some(*want),
+                "{major:?} {argv:?}"
+            );
+            assert_eq!(p.hosts, ["db.example.com"], "{major:?} {argv:?}");
         }
     }
 

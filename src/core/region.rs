@@ -56,12 +56,22 @@ pub fn choose(
         },
         CliMajor::V2 => match imds_region {
             Some(r) => found(r, "instance metadata (IMDS)".into()),
+            None if imds_disabled(env) => RegionChoice {
+                region: None,
+                from: "none: AWS_EC2_METADATA_DISABLED=true, so CLI v2 asks IMDS for none".into(),
+            },
             None => RegionChoice {
                 region: None,
                 from: "unknown: CLI v2 would ask IMDS, not probed".into(),
             },
         },
     }
+}
+
+/// `AWS_EC2_METADATA_DISABLED=true` (any case), as botocore reads it.
+pub fn imds_disabled(env: &EnvMap) -> bool {
+    env.get("AWS_EC2_METADATA_DISABLED")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
 }
 
 #[cfg(test)]

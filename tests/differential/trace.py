@@ -28,7 +28,9 @@ CLI itself, run on each command line:
        --generate-cli-skeleton, do not count), v2's CRT `S3Client.make_request` (the CRT client is
        replaced by a recorder), botocore's raw `URLLib3Session.send` (IMDS/container fetchers);
        the request is recorded (method, URL, host, service, operation) and a private exception is
-       raised in its place, so nothing is sent;
+       raised in its place, so nothing is sent; v1's fetch of an http(s):// parameter value
+       (awscli paramfile.get_uri) is recorded as a `fetch` and answered with the URL itself, so the
+       CLI goes on to its AWS request, which is the one compared;
      - socket connects and name lookups (refused and recorded as requests: e.g. `deploy install`
        probes IMDS with urllib), subprocesses (refused, recorded), and writes outside the line's
        own HOME / working directory / /tmp (refused, recorded).
@@ -422,7 +424,21 @@ def install_hooks(major):
 
         botocore.signers.S3PostPresigner.generate_presigned_post = generate_presigned_post
 
+    class _Fetched:
+        # What v1's paramfile.get_uri reads of a response: the status and the text.
+        status_code = 200
+
+        def __init__(self, text):
+            self.text = text
+
     def raw_send(self, request):
+        caller = sys._getframe(1)
+        if caller.f_code.co_name == "get_uri" and "paramfile" in caller.f_code.co_filename:
+            # v1 follows an http(s):// parameter value (cli_follow_urlparam): an unsigned GET
+            # before any client. Recorded as a fetch, answered with the URL itself as the
+            # value (as if not followed), so the CLI goes on to its AWS request.
+            _record_request("fetch", request.method, request.url)
+            return _Fetched(request.url)
         _record_request("http", request.method, request.url)
         raise _Sent(request.url)
 
@@ -1027,7 +1043,9 @@ def run_c9aws(c9aws, argv, env, timeout=60, cwd=None):
 
 def cli_view(tr):
     """The trace reduced to the compared fields."""
-    reqs = tr.get("requests") or []
+    # v1's fetches of http(s):// parameter values are unsigned and not the call: the first
+    # request compared is the first after them.
+    reqs = [r for r in tr.get("requests") or [] if r.get("via") != "fetch"]
     first = reqs[0] if reqs else None
     limit = first["seq"] if first else float("inf")
     before = [c for c in tr.get("clients") or [] if c["seq"] < limit]
