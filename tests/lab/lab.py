@@ -95,7 +95,7 @@ CERT_SANS = ["*.amazonaws.com", "*.ap-northeast-1.amazonaws.com", "*.us-east-1.a
 
 # Plug-in modules run after the calls, while the servers are still up: each exposes
 # run(lab) -> list of (ok, text) checks (see docs/lab.md).
-PLUGINS = ["extras", "regions", "faults", "kube", "expiry", "swr"]
+PLUGINS = ["extras", "regions", "sqsvpce", "faults", "kube", "expiry", "swr"]
 
 # ---- keys (moto accepts any key; these only have to be distinct and recognisable in the log) ----
 FALLBACK_KEY = ("AKIAC9LABFALLBACK001", "c9labFallbackSecret0000000000000000000001")
