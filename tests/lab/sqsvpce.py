@@ -20,13 +20,15 @@ tool (nothing cached from the other):
   plain    `aws sqs list-queues` and `aws sqs get-queue-url --queue-name c9lab-queue`: the host
            the CLI really calls (front's log), the source address, key and verdict, exit status.
            Expected (written by hand, not derived from c9aws): v1 -> legacy host from the public
-           IP, AMTC accepted, exit 0; v2 -> sqs.… from 10.0.1.10, AMTC refused, exit 254
+           IP, AMTC accepted, exit 0; v2 -> sqs.… from 10.0.1.10, AMTC refused, exit 254.
+           v1 only, also `aws sqs list-queues --endpoint-url https://sqs.…` (`ep`): --endpoint-url
+           beats the customization, so v1 meets the ENI too -> refused from 10.0.1.10, exit 255
   c9aws    the same calls through c9aws: v1 -> AMTC kept (same host, public IP, no fallback
-           request), same stdout bytes as plain; v2 -> the fallback key only, accepted, on sqs.…
+           request), same stdout bytes as plain; v2 and v1 `ep` -> the fallback key only, accepted, on sqs.…
            (no AMTC request at all: decided before the call), exit 0, the queue in stdout
-  explain  `c9aws explain --json sqs list-queues`: the host(s) it predicts are the host the CLI
-           reached, the sqs verdict (v1 `public`, v2 `interface-endpoint`) and the action
-           (v1 keep AMTC, v2 switch)
+  explain  `c9aws explain --json sqs list-queues` (and v1's `ep`): the host it predicts is the host
+           the CLI reached, the sqs verdict (v1 `public`, v2 and v1 `ep` `interface-endpoint`) and
+           the action (keep AMTC / switch to c9-fallback)
 """
 import concurrent.futures as cf
 import json
@@ -48,9 +50,21 @@ ALIAS = PFX + "i-sqsvpce"
 # What the CLI calls and what AWS makes of it, by hand (see the docstring).
 HOST = {"v1": LEGACY_HOST, "v2": STD_HOST}
 PLAIN_OK = {"v1": True, "v2": False}
-VERDICT = {"v1": "public", "v2": "interface-endpoint"}
 OPS = [("list", ["sqs", "list-queues"], "ListQueues"),
-       ("url", ["sqs", "get-queue-url", "--queue-name", QUEUE], "GetQueueUrl")]
+       ("url", ["sqs", "get-queue-url", "--queue-name", QUEUE], "GetQueueUrl"),
+       # v1 told the standard host: --endpoint-url beats overridesslcommonname, so v1 meets the ENI too
+       ("ep", ["sqs", "list-queues", "--endpoint-url", "https://" + STD_HOST], "ListQueues")]
+
+
+def ops_for(cli):
+    return [o for o in OPS if o[0] != "ep" or cli == "v1"]
+
+
+def expect(cli, op):
+    """(host the CLI calls, AMTC accepted there)"""
+    if op == "ep":
+        return STD_HOST, False
+    return HOST[cli], PLAIN_OK[cli]
 
 
 def setup(pub):
@@ -93,7 +107,7 @@ def unit(lab, cli, view):
     """Every call of one CLI major: {(tool, op): (rc, out, err, secs, lines)} and explain's result."""
     res = {}
     homes = {t: make_home(lab.work, "sqsvpce-%s-%s" % (cli, t), view.base) for t in ("aws", "c9aws")}
-    for op, args, action in OPS:
+    for op, args, action in ops_for(cli):
         for tool in ("aws", "c9aws"):
             tag = "c9lab-sqsvpce-%s-%s-%s" % (cli, tool, op)
             env = base_env(lab, cli, view.base, homes[tool], tag)
@@ -103,8 +117,11 @@ def unit(lab, cli, view):
             res[(tool, op)] = (rc, out, err, secs, tag, action)
     env = base_env(lab, cli, view.base, homes["c9aws"], "c9lab-sqsvpce-%s-explain" % cli)
     env["C9AWS_FALLBACK_PROFILE"] = "c9-fallback"
-    ex = nsrun(lab, view, [lab.c9aws, "explain", "--json", "sqs", "list-queues"], env, homes["c9aws"],
-               timeout=lab.call_timeout)
+    ex = {}
+    for op, args, _ in ops_for(cli):
+        if op != "url":
+            ex[op] = nsrun(lab, view, [lab.c9aws, "explain", "--json"] + args, env, homes["c9aws"],
+                           timeout=lab.call_timeout)
     return res, ex
 
 
@@ -140,10 +157,10 @@ def run(lab):
         "%-3s %-5s %-5s %-4s %-6s %s" % ("cli", "tool", "op", "exit", "secs", "front: host@source:key:verdict(status)")]
     for cli in lab.clis:
         res, exp = got[cli]
-        want_host = HOST[cli]
-        want_src = pub.public_ip if PLAIN_OK[cli] else pub.local_ip
         plain_out = {}
-        for op, args, action in OPS:
+        for op, args, action in ops_for(cli):
+            want_host, amtc_ok = expect(cli, op)
+            want_src = pub.public_ip if amtc_ok else pub.local_ip
             for tool in ("aws", "c9aws"):
                 rc, out, err, secs, tag, _ = res[(tool, op)]
                 lines = [l for l in by_tag.get(tag, []) if l.get("svc") == "sqs" and l.get("action") == action]
@@ -152,7 +169,7 @@ def run(lab):
                 hosts_ok = bool(lines) and all(l.get("host") == want_host and l.get("src") == want_src for l in lines)
                 if tool == "aws":
                     plain_out[op] = out
-                    if PLAIN_OK[cli]:
+                    if amtc_ok:
                         ok = rc == 0 and hosts_ok and all(
                             who_of(l.get("key")) == "amtc" and l.get("verdict") == "accepted" for l in lines)
                         want = "exit 0, %s@%s:amtc:accepted" % (want_host, want_src)
@@ -161,42 +178,50 @@ def run(lab):
                             l.get("verdict") == "refused" for l in lines)
                         want = "non-zero, %s@%s:amtc:refused" % (want_host, want_src)
                 else:
-                    want_who = "amtc" if PLAIN_OK[cli] else "fallback"
+                    want_who = "amtc" if amtc_ok else "fallback"
                     ok = rc == 0 and hosts_ok and all(
                         who_of(l.get("key")) == want_who and l.get("verdict") == "accepted" for l in lines)
                     want = "exit 0, %s@%s:%s:accepted only (%s)" % (
                         want_host, want_src, want_who,
-                        "AMTC kept: the legacy host is public" if PLAIN_OK[cli] else
+                        "AMTC kept: the legacy host is public" if amtc_ok else
                         "switched before the call: sqs.… is the endpoint's ENI")
-                    if ok and PLAIN_OK[cli]:
+                    if ok and amtc_ok:
                         same = out == plain_out.get(op)
                         ok = same
                         want += ", stdout identical to plain's"
                     elif ok:
                         ok = QUEUE in out
                         want += ", %s in stdout" % QUEUE
-                checks.append((ok, "%s exit %d, front %s (want %s)%s" % (
-                    name, rc, summ(lines), want, "" if ok else "  stderr: " + last_err(err))))
+                said = ""
+                if tool == "aws" and not amtc_ok:
+                    said = "; said %r" % last_err(err)[:110]
+                checks.append((ok, "%s exit %d, front %s (want %s)%s%s" % (
+                    name, rc, summ(lines), want, said, "" if ok or said else "  stderr: " + last_err(err))))
         # explain: the hosts and verdict c9aws predicts, against what the CLI did
-        rc, out, err, secs = exp
-        try:
-            doc = json.loads(out) if rc == 0 else {}
-        except ValueError:
-            doc = {}
-        hosts = doc.get("service_hosts", {}).get("sqs") or doc.get("hosts") or []
-        route = (doc.get("routes") or {}).get("sqs") or {}
-        vs = verdicts(route) if route else verdicts(doc)
-        decision = doc.get("decision")
-        dtext = json.dumps(decision, sort_keys=True) if decision is not None else "?"
-        switched = "c9-fallback" in " ".join(doc.get("exec") or [])
-        want_switch = not PLAIN_OK[cli]
-        ok = hosts == [want_host] and vs == [VERDICT[cli]] and switched == want_switch
-        checks.append((ok, "%s explain --json sqs list-queues: hosts %s, sqs verdict %s, %s (want [%s], %s, %s)%s" % (
-            cli, hosts, vs, "switch (--profile c9-fallback)" if switched else "AMTC kept", want_host, VERDICT[cli],
-            "switch" if want_switch else "AMTC kept",
-            "" if ok else "  decision %s stderr %s" % (dtext[:200], last_err(err)))))
-        table.append("%-3s explain: hosts %s verdict %s -> %s; evidence: %s" % (
-            cli, ",".join(hosts), ",".join(vs), "switch" if switched else "keep AMTC",
-            "; ".join(route.get("evidence") or [])[:300]))
+        for op, args, _ in ops_for(cli):
+            if op not in exp:
+                continue
+            want_host, amtc_ok = expect(cli, op)
+            want_verdict = "public" if amtc_ok else "interface-endpoint"
+            rc, out, err, secs = exp[op]
+            try:
+                doc = json.loads(out) if rc == 0 else {}
+            except ValueError:
+                doc = {}
+            hosts = doc.get("service_hosts", {}).get("sqs") or doc.get("hosts") or []
+            route = (doc.get("routes") or {}).get("sqs") or {}
+            vs = verdicts(route) if route else verdicts(doc)
+            decision = doc.get("decision")
+            dtext = json.dumps(decision, sort_keys=True) if decision is not None else "?"
+            switched = "c9-fallback" in " ".join(doc.get("exec") or [])
+            ok = hosts == [want_host] and vs == [want_verdict] and switched == (not amtc_ok)
+            checks.append((ok, "%s explain --json %s: hosts %s, sqs verdict %s, %s (want [%s], %s, %s)%s" % (
+                cli, " ".join(args[:2] + (["--endpoint-url", "…"] if op == "ep" else [])), hosts, vs,
+                "switch (--profile c9-fallback)" if switched else "AMTC kept", want_host, want_verdict,
+                "AMTC kept" if amtc_ok else "switch",
+                "" if ok else "  decision %s stderr %s" % (dtext[:200], last_err(err)))))
+            table.append("%-3s explain %-4s: hosts %s, verdict %s -> %s; evidence: %s" % (
+                cli, op, ",".join(hosts), ",".join(vs), "switch" if switched else "keep AMTC",
+                "; ".join(route.get("evidence") or [])[:300]))
     print("\n".join(table), flush=True)
     return checks
