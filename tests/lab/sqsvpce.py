@@ -33,7 +33,6 @@ tool (nothing cached from the other):
 import concurrent.futures as cf
 import json
 import shutil
-import subprocess
 import time
 import types
 from pathlib import Path
@@ -104,7 +103,7 @@ def last_err(err):
 
 
 def unit(lab, cli, view):
-    """Every call of one CLI major: {(tool, op): (rc, out, err, secs, lines)} and explain's result."""
+    """Every call of one CLI major: ({(tool, op): (rc, out, err, secs, tag, action)}, {op: explain's})."""
     res = {}
     homes = {t: make_home(lab.work, "sqsvpce-%s-%s" % (cli, t), view.base) for t in ("aws", "c9aws")}
     for op, args, action in ops_for(cli):
