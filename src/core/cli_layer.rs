@@ -3,8 +3,9 @@
 //! does not show, each from the CLI's own code or data.
 //!
 //! - CLI v1's `customizations/overridesslcommonname.py` sets `--endpoint-url`
-//!   itself for `sqs` (every region), `emr`, `rds` / `docdb` / `neptune` (in
-//!   us-east-1) and `health`, unless the user gave one, and moves `health`'s
+//!   itself for `sqs` (the regions of its table, not those opened since 2022:
+//!   there v1 calls `sqs.<region>` like v2), `emr`, `rds` / `docdb` / `neptune`
+//!   (in us-east-1) and `health`, unless the user gave one, and moves `health`'s
 //!   region to us-east-1 (cn-northwest-1 in China). Its table is generated into
 //!   `data/cli-endpoints-v1.tsv` (tools/gen_data.py); v2 has no such layer.
 //! - Operations whose model has an `endpoint.hostPrefix` (omics' `{AccountId}.`,
@@ -325,6 +326,8 @@ mod tests {
             // the user's --endpoint-url wins; no region, no rewrite; v2 has no such layer
             (V1, "sqs", Some("us-west-2"), Some("https://x"), None, None),
             (V1, "sqs", None, None, None, None),
+            // a region newer than the table (awscli 1.45): the rule set's sqs.<region>
+            (V1, "sqs", Some("ap-southeast-4"), None, None, None),
             (V2, "sqs", Some("us-west-2"), None, None, None),
             (V2, "health", Some("eu-west-1"), None, None, None),
         ];

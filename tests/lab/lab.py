@@ -16,8 +16,9 @@ Environment knobs:
   LAB_CALL_TIMEOUT       seconds per CLI call (default 40)
   LAB_PARTS=a,b          parts to run (default all): calls (the CLI calls of every scenario), and the
                          plug-in modules in tests/lab/ listed in PLUGINS (each: run(lab) -> [(ok, text)])
-                         (extras, regions, faults, kube: kubectl via an EKS-like verifier, expiry: expired
-                         AMTC and a long call across token rotations; LAB_LONG_LIFE for the latter)
+                         (extras, regions, sqsvpce: an SQS interface endpoint with private DNS under
+                         CLI v1 and v2, faults, kube: kubectl via an EKS-like verifier, expiry: expired
+                         AMTC and a long call across token rotations; LAB_LONG_LIFE for the latter; swr)
   LAB_NS_PREFIX=x-        namespace/lock/work-dir prefix (default c9lab-): two labs can run side by side
   LAB_BENCH=1            opt-in: time c9aws with hyperfine in the instance namespaces instead of the
                          CLI calls (tests/lab/bench.py, bench/lab.sh); unset, nothing changes
@@ -95,7 +96,7 @@ CERT_SANS = ["*.amazonaws.com", "*.ap-northeast-1.amazonaws.com", "*.us-east-1.a
 
 # Plug-in modules run after the calls, while the servers are still up: each exposes
 # run(lab) -> list of (ok, text) checks (see docs/lab.md).
-PLUGINS = ["extras", "regions", "faults", "kube", "expiry", "swr"]
+PLUGINS = ["extras", "regions", "sqsvpce", "faults", "kube", "expiry", "swr"]
 
 # ---- keys (moto accepts any key; these only have to be distinct and recognisable in the log) ----
 FALLBACK_KEY = ("AKIAC9LABFALLBACK001", "c9labFallbackSecret0000000000000000000001")
