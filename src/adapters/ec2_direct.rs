@@ -16,7 +16,7 @@
 //! `credential_process` are not cached by the CLI either).
 
 use crate::adapters::aws_files;
-use crate::adapters::egress::{files_trust, system_dirs_trust, untrusted};
+use crate::adapters::egress::{agent, files_trust, system_dirs_trust, untrusted};
 use crate::adapters::environment::{debug, expand_path};
 use crate::core::ec2_query::{self, DirectAnswer, DirectRequest, Operation, Verdict};
 use crate::core::profile::{resolve, ProfileOrigin};
@@ -24,9 +24,8 @@ use crate::core::{CliMajor, EnvMap};
 use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::Credentials;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
-use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
+use ureq::tls::Certificate;
 
 /// Largest answer read (the CLI reads any size; a VPC's tables are far smaller).
 const MAX_BODY: u64 = 32 * 1024 * 1024;
@@ -244,23 +243,7 @@ impl Call<'_> {
         roots: Option<Vec<Certificate<'static>>>,
         timeout: Duration,
     ) -> Result<(u16, String), ureq::Error> {
-        let mut config = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .user_agent(concat!("c9aws/", env!("CARGO_PKG_VERSION")));
-        if let Some(roots) = roots {
-            config = config.tls_config(
-                TlsConfig::builder()
-                    .provider(TlsProvider::Rustls)
-                    .root_certs(RootCerts::Specific(Arc::new(roots)))
-                    .unversioned_rustls_crypto_provider(Arc::new(
-                        rustls::crypto::ring::default_provider(),
-                    ))
-                    .build(),
-            );
-        }
-        let agent = ureq::Agent::new_with_config(config.build());
+        let agent = agent(timeout, roots, false);
         let content_type = "application/x-www-form-urlencoded; charset=utf-8";
         let signed = sign(self.url, content_type, body, self.region, self.creds)
             .map_err(|e| ureq::Error::BadUri(format!("cannot sign the request: {e}")))?;

@@ -147,23 +147,7 @@ fn get(
     roots: Option<Vec<Certificate<'static>>>,
     timeout: Duration,
 ) -> Result<IpAddr, EgressError> {
-    let mut config = ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .http_status_as_error(true)
-        .max_redirects(0)
-        .user_agent(concat!("c9aws/", env!("CARGO_PKG_VERSION")));
-    if let Some(roots) = roots {
-        config = config.tls_config(
-            TlsConfig::builder()
-                .provider(TlsProvider::Rustls)
-                .root_certs(RootCerts::Specific(Arc::new(roots)))
-                .unversioned_rustls_crypto_provider(Arc::new(
-                    rustls::crypto::ring::default_provider(),
-                ))
-                .build(),
-        );
-    }
-    let agent = ureq::Agent::new_with_config(config.build());
+    let agent = agent(timeout, roots, true);
     let failed = |error: ureq::Error| EgressError::Http {
         url: url.to_string(),
         error,
@@ -178,6 +162,33 @@ fn get(
     parse_ip(&body).ok_or_else(|| EgressError::NotAnAddress {
         url: url.to_string(),
     })
+}
+
+/// c9aws's HTTPS client for one request: a global timeout, no redirects,
+/// rustls with `roots` when given (else ureq's webpki roots); statuses other
+/// than 2xx are errors only with `status_as_error`.
+pub(crate) fn agent(
+    timeout: Duration,
+    roots: Option<Vec<Certificate<'static>>>,
+    status_as_error: bool,
+) -> ureq::Agent {
+    let mut config = ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(status_as_error)
+        .max_redirects(0)
+        .user_agent(concat!("c9aws/", env!("CARGO_PKG_VERSION")));
+    if let Some(roots) = roots {
+        config = config.tls_config(
+            TlsConfig::builder()
+                .provider(TlsProvider::Rustls)
+                .root_certs(RootCerts::Specific(Arc::new(roots)))
+                .unversioned_rustls_crypto_provider(Arc::new(
+                    rustls::crypto::ring::default_provider(),
+                ))
+                .build(),
+        );
+    }
+    ureq::Agent::new_with_config(config.build())
 }
 
 /// rustls refused the server's certificate (unknown issuer, or an issuer of the

@@ -490,8 +490,7 @@ pub fn endpoint_url(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::configparse::parse;
-    use crate::core::profile::{resolve, ProfileOrigin, SharedFile};
+    use crate::core::profile::{resolve, ProfileOrigin};
     use crate::core::route_tables::routing_from;
 
     const TABLES_XML: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
@@ -732,20 +731,7 @@ mod tests {
         resolve(&files, name.into(), ProfileOrigin::Flag)
     }
 
-    fn files(config: &str, creds: &str) -> SharedFiles {
-        SharedFiles {
-            config: SharedFile {
-                path: "c".into(),
-                parsed: Some(parse(config)),
-                ..Default::default()
-            },
-            credentials: SharedFile {
-                path: "k".into(),
-                parsed: Some(parse(creds)),
-                ..Default::default()
-            },
-        }
-    }
+    use crate::core::profile::test_files as files;
 
     #[test]
     fn eligibility_follows_the_credential_chain() {

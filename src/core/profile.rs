@@ -140,25 +140,29 @@ pub fn resolve(files: &SharedFiles, name: String, origin: ProfileOrigin) -> Prof
     }
 }
 
+/// The two files as parsed from these texts (paths `c` and `k`), for tests.
+#[cfg(test)]
+pub(crate) fn test_files(config: &str, creds: &str) -> SharedFiles {
+    use crate::core::configparse::parse;
+    SharedFiles {
+        config: SharedFile {
+            path: "c".into(),
+            parsed: Some(parse(config)),
+            ..Default::default()
+        },
+        credentials: SharedFile {
+            path: "k".into(),
+            parsed: Some(parse(creds)),
+            ..Default::default()
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::configparse::parse;
 
-    fn files(config: &str, creds: &str) -> SharedFiles {
-        SharedFiles {
-            config: SharedFile {
-                path: "c".into(),
-                parsed: Some(parse(config)),
-                ..Default::default()
-            },
-            credentials: SharedFile {
-                path: "k".into(),
-                parsed: Some(parse(creds)),
-                ..Default::default()
-            },
-        }
-    }
+    use crate::core::profile::test_files as files;
 
     #[test]
     fn selection_order_by_major() {
