@@ -25,7 +25,6 @@
 
 use crate::core::configparse::IniFile;
 use crate::core::shlex;
-use crate::core::CliMajor;
 use serde::Serialize;
 
 /// botocore's advisory refresh window for refreshable credentials, seconds
@@ -52,7 +51,7 @@ pub enum LongCalls {
 
 /// Why a command line may run longer than a token lives, or `None`.
 ///
-/// The table (both majors; `rest` is what follows the operation):
+/// The table (the same for both majors; `rest` is what follows the operation):
 ///
 /// | command line | why |
 /// |---|---|
@@ -64,12 +63,7 @@ pub enum LongCalls {
 /// | `logs tail` | with `--follow`, runs until stopped |
 /// | `deploy push` | uploads an application revision to S3 |
 /// | `ecs deploy` | waits for the CodeDeploy deployment |
-pub fn long_reason(
-    _major: CliMajor,
-    command: &str,
-    operation: &str,
-    rest: &[String],
-) -> Option<&'static str> {
+pub fn long_reason(command: &str, operation: &str, rest: &[String]) -> Option<&'static str> {
     Some(match (command, operation) {
         ("s3", "cp" | "mv" | "sync") => "an S3 transfer lasts as long as the data takes",
         ("s3", "rm") if rest.iter().any(|a| a == "--recursive") => {
@@ -304,12 +298,10 @@ mod tests {
             ("sts get-caller-identity", false),
             ("s3api put-object --bucket b --key k --body f", false),
         ];
-        for major in [CliMajor::V1, CliMajor::V2] {
-            for (line, want) in rows {
-                let w = words(line);
-                let got = long_reason(major, &w[0], &w[1], &w[2..]);
-                assert_eq!(got.is_some(), *want, "{line}");
-            }
+        for (line, want) in rows {
+            let w = words(line);
+            let got = long_reason(&w[0], &w[1], &w[2..]);
+            assert_eq!(got.is_some(), *want, "{line}");
         }
     }
 

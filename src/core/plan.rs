@@ -259,7 +259,7 @@ fn long_call(p: &mut Plan, inv: &Invocation, f: &Facts, prof: &profile::Profile)
     let (Some(command), Some(op)) = (inv.command.as_deref(), inv.operation.as_deref()) else {
         return;
     };
-    let Some(why) = long_call::long_reason(f.major, command, op, &inv.rest) else {
+    let Some(why) = long_call::long_reason(command, op, &inv.rest) else {
         return;
     };
     let c = &p.credentials;

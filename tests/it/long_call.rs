@@ -118,6 +118,31 @@ fn a_long_call_gets_a_reread_credentials_file_and_a_short_one_nothing() {
         1
     );
 
+    // Raw bytes that are not UTF-8 reach the CLI as they are.
+    use std::os::unix::ffi::OsStrExt;
+    let raw = std::ffi::OsStr::from_bytes(b"caf\xe9.bin");
+    let o = w
+        .c9aws(["s3", "sync"])
+        .arg(raw)
+        .arg("s3://bucket/")
+        .env(fake_aws::ENV, "1")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        w.argv(),
+        [
+            b"s3".to_vec(),
+            b"sync".to_vec(),
+            b"caf\xe9.bin".to_vec(),
+            b"s3://bucket/".to_vec()
+        ]
+    );
+    assert_eq!(
+        var(&w, "AWS_SHARED_CREDENTIALS_FILE").as_deref(),
+        file.to_str()
+    );
+
     // A short call: no variable added.
     fs::remove_file(w.log("env")).unwrap();
     let o = run_aws(&w, &["s3", "ls"]);
@@ -282,4 +307,44 @@ fn the_helper_fails_cleanly() {
     check(&helper(&w, &[path]), "cannot parse");
     w.credentials("[default]\naws_access_key_id = ASIAC9AWSTESTKEYID00\n");
     check(&helper(&w, &[path]), "has no aws_secret_access_key");
+}
+
+/// Off EC2 the ec2 route is unknown: with a fallback, the safety net runs the
+/// call as a child first. That child is the planned process, variable
+/// included; the retry after a refusal is switched and gets none.
+#[test]
+fn the_safety_nets_first_run_carries_it_and_its_switched_retry_does_not() {
+    let w = World::new();
+    w.cloud9()
+        .aws_config("[profile c9-fallback]\naws_access_key_id = AKIAFALLBACKKEY00000\naws_secret_access_key = fb\n")
+        .c9aws_config("fallback_profile = c9-fallback\n");
+    let args = ["ec2", "wait", "instance-running", "--instance-ids", "i-1"];
+    let o = w.c9aws(args).env(fake_aws::ENV, "1").output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(w.calls(), ["ec2 wait instance-running --instance-ids i-1"]);
+    assert!(
+        var(&w, "AWS_SHARED_CREDENTIALS_FILE").is_some(),
+        "{:?}",
+        cli_env(&w)
+    );
+    let v = stdout_json(&w.run(["explain", "--json", "ec2", "wait", "instance-running"]));
+    assert_eq!(v["decision"]["retry_on_refusal"], true, "{v}");
+
+    let o = w
+        .c9aws(args)
+        .env(fake_aws::ENV, "1")
+        .env(fake_aws::REFUSE, "InvalidClientTokenId")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let calls = w.calls();
+    assert!(
+        calls.last().unwrap().starts_with("--profile c9-fallback"),
+        "{calls:?}"
+    );
+    assert!(
+        var(&w, "AWS_SHARED_CREDENTIALS_FILE").is_none(),
+        "{:?}",
+        cli_env(&w)
+    );
 }
