@@ -26,6 +26,7 @@ pub fn ensure(env: &EnvMap, lc: &LongCall) -> Option<PathBuf> {
     let text = lc.file_text(&helper.to_string_lossy());
     let path = cache_dir(env)?.join(file_name(&text));
     if std::fs::read(&path).is_ok_and(|b| b == text.as_bytes()) {
+        debug(env, || format!("long call: {}", path.display()));
         return Some(path);
     }
     match write_atomic(&path, text.as_bytes()) {
