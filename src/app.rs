@@ -49,13 +49,14 @@ pub fn run(argv: Vec<OsString>, engine: Engine) -> i32 {
     let args = argv.get(1..).unwrap_or_default();
     let session = Session::new(environment::snapshot(), engine);
     // Why first: a c9aws started by the CLI it exec'd (an `aws` shim calling
-    // c9aws) must do nothing but pass through, or it could loop. Two
-    // exceptions, neither an AWS CLI command nor able to loop: `credential-process`,
-    // which the CLI c9aws ran starts itself for a fallback profile, and
-    // `doctor`, which must be able to say that C9AWS_ACTIVE is set in the shell.
+    // c9aws) must do nothing but pass through, or it could loop. Three
+    // exceptions, neither an AWS CLI command nor able to loop: `credential-process`
+    // and `__amtc-credentials`, which the CLI c9aws ran starts itself (for a
+    // fallback profile, for a long call), and `doctor`, which must be able to
+    // say that C9AWS_ACTIVE is set in the shell.
     let own_even_nested = args
         .first()
-        .is_some_and(|a| a == "credential-process" || a == "doctor");
+        .is_some_and(|a| a == "credential-process" || a == "__amtc-credentials" || a == "doctor");
     if session.env.contains_key(ACTIVE_VAR) && !own_even_nested {
         return finish(None, commands::run::passthrough(&session, args));
     }
@@ -85,6 +86,7 @@ fn own(s: &Session, argv: &[OsString]) -> i32 {
         OwnCommand::Endpoints => commands::endpoints::run(),
         OwnCommand::Refresh(a) => commands::refresh::run(s, a),
         OwnCommand::Warm => commands::warm::run(s),
+        OwnCommand::AmtcCredentials(a) => commands::amtc_credentials::run(s, a),
     };
     finish(Some(word), outcome)
 }

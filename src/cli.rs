@@ -16,8 +16,9 @@ pub const OWN_WORDS: &[&str] = &[
 ];
 
 /// Hidden words, started by c9aws itself (the differential tests' endpoint
-/// resolver, the detached refresher and warm-up).
-pub const HIDDEN_WORDS: &[&str] = &["__endpoints", "__refresh", "__warm"];
+/// resolver, the detached refresher and warm-up) or by the CLI it ran (the
+/// credential process of a long call).
+pub const HIDDEN_WORDS: &[&str] = &["__endpoints", "__refresh", "__warm", "__amtc-credentials"];
 
 #[derive(Parser, Debug)]
 #[command(
@@ -55,6 +56,9 @@ pub enum OwnCommand {
     /// Probe, detached, the facts of the usual calls (started by `init`).
     #[command(name = "__warm", hide = true)]
     Warm,
+    /// Print Cloud9's credentials, read anew, for a long call's credential_process.
+    #[command(name = "__amtc-credentials", hide = true)]
+    AmtcCredentials(crate::commands::amtc_credentials::Args),
 }
 
 impl OwnCommand {
@@ -70,6 +74,7 @@ impl OwnCommand {
             OwnCommand::Endpoints => "__endpoints",
             OwnCommand::Refresh(_) => "__refresh",
             OwnCommand::Warm => "__warm",
+            OwnCommand::AmtcCredentials(_) => "__amtc-credentials",
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::adapters::aws_cli::{self, CliVersion};
 use crate::adapters::engine::Engine;
 use crate::adapters::network::{self, Freshness};
 use crate::adapters::settings::{self, Settings};
-use crate::adapters::{aws_files, environment};
+use crate::adapters::{aws_files, environment, long_call_file};
 use crate::core::argv::Aliases;
 use crate::core::credentials::{Cloud9Facts, Source};
 use crate::core::decide::Policy;
@@ -190,7 +190,11 @@ impl Session {
     /// or plain `aws` when none was found (explain still shows the plan).
     pub fn process(&self, plan: &Plan, raw_args: &[OsString]) -> ProcessPlan {
         let program = self.aws().unwrap_or(Path::new("aws"));
-        plan.process(program, raw_args)
+        let long_call_file = plan
+            .long_call
+            .as_ref()
+            .and_then(|lc| long_call_file::ensure(&self.env, lc));
+        plan.process(program, raw_args, long_call_file.as_deref())
     }
 }
 

@@ -13,6 +13,7 @@ pub mod facts_cache;
 pub mod helper;
 pub mod imds;
 pub mod instance_role;
+pub mod long_call_file;
 pub mod network;
 pub mod path_shim;
 pub mod private_file;

@@ -1,13 +1,15 @@
 //! c9aws's own configuration: `$C9AWS_CONFIG`, else `<config dir>/c9aws/config`
 //! (`~/.config/c9aws/config` on Linux), INI read with rust-ini, then the
 //! environment overrides (`C9AWS_FALLBACK_PROFILE`, `C9AWS_ON_UNKNOWN`,
-//! `C9AWS_CHECKIP_URL`, `C9AWS_NOTICE`, `C9AWS_AMTC_LIFE`, `C9AWS_ROUTE_TABLES_READ`),
+//! `C9AWS_CHECKIP_URL`, `C9AWS_NOTICE`, `C9AWS_AMTC_LIFE`, `C9AWS_ROUTE_TABLES_READ`,
+//! `C9AWS_LONG_CALLS`),
 //! which win over the file.
 //!
 //! A malformed file is reported with its name and line, and c9aws carries on
 //! with no fallback at all (so the call runs unswitched, as plain `aws` would).
 
 use crate::core::decide::{OnUnknown, Policy, ServiceRoute};
+use crate::core::long_call::LongCalls;
 use crate::core::EnvMap;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -183,6 +185,14 @@ fn parse_notice(v: &str) -> Option<Notice> {
     }
 }
 
+fn parse_long_calls(v: &str) -> Option<LongCalls> {
+    match v.trim() {
+        "refresh" => Some(LongCalls::Refresh),
+        "off" => Some(LongCalls::Off),
+        _ => None,
+    }
+}
+
 fn parse_route(v: &str) -> Option<ServiceRoute> {
     match v.trim() {
         "auto" => Some(ServiceRoute::Auto),
@@ -264,6 +274,10 @@ fn read_file(s: &mut Settings, name: &str, text: &str) {
                 Ok(n) => policy.amtc_life = n,
                 Err(_) => bad(&mut problems, None, k, v, "a number of seconds"),
             },
+            "long_calls" => match parse_long_calls(v) {
+                Some(l) => policy.long_calls = l,
+                None => bad(&mut problems, None, k, v, "refresh, off"),
+            },
             "stale_limit" => match v.trim().parse::<u64>() {
                 Ok(n) => stale_limit = n,
                 Err(_) => bad(&mut problems, None, k, v, "a whole number (times each TTL)"),
@@ -335,6 +349,14 @@ fn apply_env(s: &mut Settings, env: &EnvMap) {
             )),
         }
     }
+    if let Some(v) = env.get("C9AWS_LONG_CALLS") {
+        match parse_long_calls(v) {
+            Some(l) => s.policy.long_calls = l,
+            None => s.problems.push(format!(
+                "C9AWS_LONG_CALLS={v:?} is not one of refresh, off; ignored"
+            )),
+        }
+    }
     if let Some(v) = env.get("C9AWS_CHECKIP_URL").filter(|v| !v.is_empty()) {
         s.checkip_url = v.clone();
     }
@@ -403,6 +425,24 @@ mod tests {
                 .policy
                 .amtc_life,
             60
+        );
+        assert_eq!(with("", &[]).policy.long_calls, LongCalls::Refresh);
+        assert_eq!(
+            with("long_calls = off\n", &[]).policy.long_calls,
+            LongCalls::Off
+        );
+        assert_eq!(
+            with("long_calls = off\n", &[("C9AWS_LONG_CALLS", "refresh")])
+                .policy
+                .long_calls,
+            LongCalls::Refresh
+        );
+        let bad = with("long_calls = sometimes\n", &[]);
+        assert_eq!(bad.policy.long_calls, LongCalls::Refresh);
+        assert!(
+            bad.problems[0].contains("refresh, off"),
+            "{:?}",
+            bad.problems
         );
         let bad = with("amtc_life = soon\n", &[]);
         assert_eq!(bad.policy.amtc_life, 900);

@@ -164,6 +164,22 @@ fn human(p: &Plan, aws: Option<&std::path::Path>, process: &ProcessPlan) -> Stri
             p.decision.reason
         ),
     );
+    if let Some(lc) = &p.long_call {
+        // What the AWS_SHARED_CREDENTIALS_FILE of `runs` is for.
+        line(
+            "long call",
+            format!(
+                "{}: the call may outlive a Cloud9 token, so the CLI gets AMTC through a \
+                 credential process that re-reads {} (c9aws __amtc-credentials, [{}], \
+                 refreshed {} s before the token's {} s life ends)",
+                lc.why,
+                lc.credentials_file,
+                lc.profile,
+                crate::core::long_call::margin(lc.life),
+                lc.life
+            ),
+        );
+    }
     if let Some(why) = &p.stdin {
         // Whether the safety net may run the call twice with a piped stdin.
         line("stdin", format!("may be read ({why}): a refused attempt is retried only when stdin is a terminal or /dev/null"));

@@ -3,6 +3,7 @@
 //! status, or an [`Error`](crate::error::Error) for `app` to print.
 //! `run` is the AWS CLI call itself; the rest are c9aws's own words.
 
+pub mod amtc_credentials;
 pub mod credential_process;
 pub mod doctor;
 pub mod endpoints;

@@ -18,7 +18,8 @@ use std::ffi::OsString;
 /// Runs the call. Returns only when the CLI could not be started (an error) or
 /// when the safety net waited for it (its exit status).
 pub fn run(s: &Session, args: &[OsString]) -> Result<i32, Error> {
-    let aws = s.aws().map_err(|e| Error::Locate(e.clone()))?;
+    // No CLI to run: said at once (the session's process is this same `aws`).
+    s.aws().map_err(|e| Error::Locate(e.clone()))?;
     let words = lossy(args);
     let p = s.plan(&words, Freshness::StaleOk).plan;
     s.debug(|| {
@@ -47,7 +48,7 @@ pub fn run(s: &Session, args: &[OsString]) -> Result<i32, Error> {
         let may_retry = p.stdin.is_none() || supervise::stdin_replayable();
         return safety_net(s, &p, args, &words, may_retry);
     }
-    Err(process::exec_replace(&p.process(aws, args), None))
+    Err(process::exec_replace(&s.process(&p, args), None))
 }
 
 /// A c9aws started by the CLI it exec'd (an `aws` shim that is c9aws): pass

@@ -40,6 +40,9 @@ pub struct Policy {
     pub service_routes: BTreeMap<String, ServiceRoute>,
     /// AMTC older than this (the credentials file's age) are expired; 0: never.
     pub amtc_life: u64,
+    /// `long_calls`: whether long-looking calls read AMTC through a
+    /// re-reading credential process (core::long_call).
+    pub long_calls: crate::core::long_call::LongCalls,
 }
 
 impl Default for Policy {
@@ -49,6 +52,7 @@ impl Default for Policy {
             on_unknown: OnUnknown::default(),
             service_routes: BTreeMap::new(),
             amtc_life: DEFAULT_AMTC_LIFE,
+            long_calls: Default::default(),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod decide;
 pub mod ec2_query;
 pub mod endpoints;
+pub mod long_call;
 pub mod overrides;
 pub mod plan;
 pub mod process;

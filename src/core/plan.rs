@@ -11,6 +11,7 @@ use crate::core::command_table::{lookup_command, CommandKind};
 use crate::core::credentials::{self, Cloud9Facts, CredentialReport, Source};
 use crate::core::decide::{self, Action, Decision, Policy};
 use crate::core::endpoints::{self, EndpointError, EndpointParams};
+use crate::core::long_call::{self, LongCall, LongCalls};
 use crate::core::overrides;
 use crate::core::process::{ProcessPlan, ACTIVE_VAR, VIA_VAR};
 use crate::core::profile::{self, SharedFiles};
@@ -89,6 +90,9 @@ pub struct Plan {
     /// Why the CLI may read its stdin on this command line (then a refused
     /// attempt is retried only when stdin is a terminal or /dev/null).
     pub stdin: Option<String>,
+    /// A call that may outlive a token and keeps AMTC: the CLI reads them
+    /// through a re-reading credential process (core::long_call).
+    pub long_call: Option<LongCall>,
     /// What could not be predicted and why.
     pub notes: Vec<String>,
 }
@@ -175,6 +179,7 @@ pub fn plan(f: &Facts) -> Plan {
             auto_prompt_setting(f, &prof_for_prompt),
         )
         .map(|u| u.to_string()),
+        long_call: None,
         notes: Vec::new(),
     };
     if !f.major_known {
@@ -243,7 +248,54 @@ pub fn plan(f: &Facts) -> Plan {
     if p.decision.action.is_switch() {
         prepare_switch(&mut p, &inv, f, &prof);
     }
+    long_call(&mut p, &inv, f, &prof);
     p
+}
+
+/// A long-looking call that keeps AMTC from the shared credentials file gets
+/// them through a re-reading credential process (core::long_call); every
+/// other call is left as it is.
+fn long_call(p: &mut Plan, inv: &Invocation, f: &Facts, prof: &profile::Profile) {
+    let (Some(command), Some(op)) = (inv.command.as_deref(), inv.operation.as_deref()) else {
+        return;
+    };
+    let Some(why) = long_call::long_reason(command, op, &inv.rest) else {
+        return;
+    };
+    let c = &p.credentials;
+    let keeps_amtc = p.kind == Kind::Calls
+        && c.source == Source::Amtc
+        && !c.explicit_profile
+        && c.provider == "shared-credentials-file"
+        && c.problem.is_none()
+        && !p.decision.action.is_switch()
+        && !p.routes.values().any(|r| r.verdict == Verdict::Expired);
+    if !keeps_amtc {
+        return;
+    }
+    if f.policy.long_calls == LongCalls::Off || f.policy.amtc_life == 0 {
+        p.notes.push(format!(
+            "this call may outlive a Cloud9 token ({why}); the CLI reads them once ({})",
+            if f.policy.long_calls == LongCalls::Off {
+                "long_calls = off"
+            } else {
+                "amtc_life = 0: their life is unknown"
+            }
+        ));
+        return;
+    }
+    let section: Vec<(String, String)> = prof
+        .credentials
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    p.long_call = Some(LongCall {
+        why: why.to_string(),
+        credentials_file: f.files.credentials.path.clone(),
+        profile: prof.name.clone(),
+        life: f.policy.amtc_life,
+        settings: long_call::copied_settings(&section),
+    });
 }
 
 fn auto_prompt_setting<'a>(
@@ -261,8 +313,20 @@ impl Plan {
     /// the user gave it, bytes untouched): the CLI at `program`, with the
     /// switch's arguments, if any, right after the program name, and the two
     /// variables that let a c9aws started by that CLI pass straight through.
-    pub fn process(&self, program: &Path, raw_args: &[OsString]) -> ProcessPlan {
-        cli_process(program, self.decision.action.inserted_args(), raw_args)
+    /// A long call also gets `AWS_SHARED_CREDENTIALS_FILE` = `long_call_file`,
+    /// the generated file of [`LongCall::file_text`] (written by the
+    /// session; `None` when it could not be, and then nothing changes).
+    pub fn process(
+        &self,
+        program: &Path,
+        raw_args: &[OsString],
+        long_call_file: Option<&Path>,
+    ) -> ProcessPlan {
+        let p = cli_process(program, self.decision.action.inserted_args(), raw_args);
+        match (&self.long_call, long_call_file) {
+            (Some(_), Some(file)) => p.set(long_call::CREDENTIALS_FILE_VAR, file.as_os_str()),
+            _ => p,
+        }
     }
 }
 

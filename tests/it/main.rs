@@ -17,6 +17,7 @@ mod direct_read;
 mod doctor_exec;
 mod helper;
 mod kube;
+mod long_call;
 mod secrets;
 mod setup;
 mod shell;

@@ -14,16 +14,21 @@ theirs); the front answers ExpiredToken past it (tests/lab/front.py).  In `publi
   long     `s3 cp` of a 20 MiB file in 5 MiB parts, one at a time, each UploadPart held 3 s by the
            front (`-slow3s` in the key), AMTC living LAB_LONG_LIFE (6) seconds and "Cloud9"
            rewriting the file every 2 s with a fresh token.  Control: the same upload with a token
-           that outlives it completes.  Measured (the known limit, aws/aws-cli#4562): plain aws dies
-           with ExpiredToken at an UploadPart, because the CLI reads static keys once; c9aws keeps
-           AMTC for this call (the file is fresh) and ends the same way, same exit status.
-           Experiment: the CLI given the keys through a `credential_process` that re-reads Cloud9's
-           file (config and credentials files redirected) completes; the process runs before every
-           request (the CLI refreshes process credentials that expire within 15 minutes).
+           that outlives it completes.  Plain aws dies with ExpiredToken at an UploadPart (LIMIT,
+           aws/aws-cli#4562: the CLI reads static keys once).  c9aws (amtc_life = LAB_LONG_LIFE
+           through C9AWS_AMTC_LIFE) keeps AMTC and, `s3 cp` being a long-looking call, gives the CLI
+           AWS_SHARED_CREDENTIALS_FILE = a generated file whose credential_process is
+           `c9aws __amtc-credentials` re-reading Cloud9's file: the upload completes with the AMTC
+           key only; the helper's runs are counted with `strace -e trace=execve` (when present).
+           Experiment (kept for comparison): the CLI given the keys through a script reporting the
+           token's real expiry (config and credentials files redirected) completes too, but the
+           process runs before every request (botocore refreshes process credentials that expire
+           within 15 minutes).
 """
 import json
 import os
 import re
+import shutil
 import sys
 import threading
 import time
@@ -88,11 +93,11 @@ def run(lab):
         home = make_home(lab.work, "expiry-" + cli, sc)
         name = "%s public" % cli
 
-        def call(tool, args, what, extra=None, timeout=90):
+        def call(tool, args, what, extra=None, timeout=90, wrap=None):
             tag = "c9lab-expiry-%s-%s-%s" % (cli, tool, what)
             env = base_env(lab, cli, sc, home, tag)
             env.update(extra or {})
-            prog = [lab.c9aws] if tool == "c9aws" else ["aws"]
+            prog = (wrap or []) + ([lab.c9aws] if tool == "c9aws" else ["aws"])
             rc, out, err, secs = nsrun(lab, sc, prog + args, env, home, timeout=timeout)
             time.sleep(0.1)
             by_tag, _ = lab.parse_log()
@@ -142,7 +147,7 @@ def run(lab):
         big = home / "big.bin"
         big.write_bytes(os.urandom(PART_MB * PARTS << 20))
 
-        def upload(tool, what, rotate, extra=None):
+        def upload(tool, what, rotate, extra=None, wrap=None):
             key = "s3://c9lab-bucket/c9lab-long-%s-%s-%s-slow%ds.bin" % (cli, tool, what, SLOW)
             rot = Rotator(sc, home)
             write_creds(sc, home, exp=time.time() + (LIFE if rotate else 900))
@@ -150,7 +155,7 @@ def run(lab):
                 rot.start()
             try:
                 rc, out, err, secs, lines = call(tool, ["s3", "cp", "--no-progress", str(big), key], "long-" + what,
-                                                 extra, timeout=120)
+                                                 extra, timeout=120, wrap=wrap)
             finally:
                 rot.stop.set()
             ups = [l for l in lines if l.get("action") == "UploadPart"]
@@ -169,12 +174,22 @@ def run(lab):
         checks.append((ok, "%s long call across rotations (LIMIT, aws-cli#4562): plain aws s3 cp -> exit %d in "
                            "%.1fs, %d parts accepted, ExpiredToken at UploadPart %s, %d rewrites meanwhile; %r" % (
                                name, rc, secs, acc, ref, n, last_err(err))))
-        rc, err, secs, lines, acc, ref, n = upload("c9aws", "rotate", True)
-        amtc_only = all(who_of(l.get("key")) == "amtc" for l in lines if l.get("svc") == "s3")
-        ok = rc == plain[0] and ref is not None and amtc_only
-        checks.append((ok, "%s long call across rotations (LIMIT): c9aws s3 cp -> exit %d in %.1fs (plain %d), "
-                           "%d parts accepted, ExpiredToken at UploadPart %s, AMTC only: %s; %r" % (
-                               name, rc, secs, plain[0], acc, ref, amtc_only, last_err(err))))
+        # c9aws: the same upload completes, AMTC re-read through `c9aws __amtc-credentials`.
+        trace = lab.work / ("long-call-%s.strace" % cli)
+        strace = shutil.which("strace")
+        wrap = [strace, "-f", "-qq", "--seccomp-bpf", "-e", "trace=execve", "-e", "signal=none",
+                "-o", str(trace)] if strace else None
+        rc, err, secs, lines, acc, ref, n = upload("c9aws", "rotate", True,
+                                                   {"C9AWS_AMTC_LIFE": "%d" % LIFE}, wrap=wrap)
+        runs = sum(1 for l in trace.read_text().splitlines()
+                   if "__amtc-credentials" in l and "execve(" in l) if strace and trace.exists() else -1
+        keys = {who_of(l.get("key")) for l in lines if l.get("svc") == "s3"}
+        ok = rc == 0 and acc == PARTS and ref is None and keys == {"amtc"}
+        checks.append((ok, "%s long call across rotations: c9aws s3 cp -> exit %d in %.1fs (plain %d), %d "
+                           "UploadPart accepted, keys %s, `c9aws __amtc-credentials` ran %s times for %d "
+                           "requests, %d rewrites (want exit 0, all %d parts, AMTC only)%s" % (
+                               name, rc, secs, plain[0], acc, sorted(keys), runs if runs >= 0 else "?",
+                               len(lines), n, PARTS, "" if ok else "  " + last_err(err))))
         # Experiment: a credential_process that re-reads Cloud9's file (redirected config files).
         script = lab.work / ("reread-%s.py" % cli)
         script.write_text(REREAD % {"py": sys.executable})
