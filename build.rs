@@ -108,6 +108,8 @@ const TABLES: &[(&str, &str, Shape)] = &[
         "cli-endpoints-v2.tsv",
         Shape::Lines { fields: 2 },
     ),
+    ("OP_ARGS_V1", "op-args-v1.tsv", Shape::Blocks),
+    ("OP_ARGS_V2", "op-args-v2.tsv", Shape::Blocks),
     ("ENDPOINTS_V1", "endpoints-v1.txt", Shape::Blocks),
     ("ENDPOINTS_V2", "endpoints-v2.txt", Shape::Blocks),
 ];

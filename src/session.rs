@@ -123,8 +123,25 @@ impl Session {
     /// Network facts are gathered only when Cloud9's managed credentials are
     /// in play and some service's verdict depends on them.
     pub fn plan_with(&self, args: &[String], policy: &Policy, freshness: Freshness) -> Planned {
+        self.plan_full(args, policy, freshness, false)
+    }
+
+    /// The plan of a stand-in argv for a service's calls (`c9aws exec
+    /// --service`): a line no CLI parses, so its operation's arguments are not
+    /// checked (`Facts::stand_in`).
+    pub fn plan_stand_in(&self, args: &[String], freshness: Freshness) -> Planned {
+        self.plan_full(args, &self.settings().policy, freshness, true)
+    }
+
+    fn plan_full(
+        &self,
+        args: &[String],
+        policy: &Policy,
+        freshness: Freshness,
+        stand_in: bool,
+    ) -> Planned {
         let unreadable = aws_files::unreadable_param_files(args, &self.env);
-        let first = self.plan_once(args, policy, None, &unreadable);
+        let first = self.plan_once(args, policy, None, &unreadable, stand_in);
         let wants_net = wants_net(&first);
         let aws = match self.aws() {
             Ok(a) if wants_net => a,
@@ -144,7 +161,7 @@ impl Session {
             freshness,
         );
         Planned {
-            plan: self.plan_once(args, policy, Some(&net), &unreadable),
+            plan: self.plan_once(args, policy, Some(&net), &unreadable, stand_in),
             net: Some(net),
         }
     }
@@ -154,7 +171,7 @@ impl Session {
     /// warm-up probes for its calls, without probing.
     pub fn needs(&self, args: &[String]) -> Option<network::Needs> {
         let unreadable = aws_files::unreadable_param_files(args, &self.env);
-        let first = self.plan_once(args, &self.settings().policy, None, &unreadable);
+        let first = self.plan_once(args, &self.settings().policy, None, &unreadable, false);
         wants_net(&first).then(|| network::Needs::of(&first))
     }
 
@@ -166,10 +183,12 @@ impl Session {
         policy: &Policy,
         net: Option<&NetFacts>,
         unreadable: &[String],
+        stand_in: bool,
     ) -> Plan {
         let g = self.gathered();
         plan::plan(&Facts {
             args,
+            stand_in,
             unreadable_param_files: unreadable,
             major: g.version.as_ref().map(|v| v.major).unwrap_or(CliMajor::V1),
             major_known: g.version.is_some(),

@@ -10,6 +10,7 @@ Outputs (under data/):
   commands-v{1,2}.tsv    the CLI's top-level command table
   api-operations.tsv         iam / sts / cloud9 CLI operation names -> API operation names (both majors;
                          each run merges its rows into the file)
+  op-args-v{1,2}.tsv     each service operation's argparse options (write_op_args; --only op-args)
 
 Every host comes from botocore's own resolution, never from a template of ours: client URLs come
 from the same ClientArgsCreator/ClientEndpointBridge a real client uses (taken from a real
@@ -281,7 +282,8 @@ def main():
             {"host-prefixes": write_host_prefixes,
              "cli-endpoints": write_cli_endpoints,
              "arn-endpoints": write_arn_endpoints,
-             "paramfile-disabled": write_paramfile_disabled}[name](driver.session)
+             "paramfile-disabled": write_paramfile_disabled,
+             "op-args": lambda _s: write_op_args(driver)}[name](driver.session)
         return
     check = 40
     if "--check" in sys.argv:
@@ -590,6 +592,104 @@ def write_cli_endpoints(session):
         f.write(f"# {versions()}: command<TAB>region<TAB>endpoint URL<TAB>region moved to (or -)\n")
         f.write("\n".join(rows) + ("\n" if rows else ""))
     print(path, len(rows), "CLI endpoint rewrites", file=sys.stderr)
+
+
+# Options every service operation has, which data/op-args-v*.tsv leaves out: c9aws gives no
+# verdict on a line that names any of them (they lift the required options).
+IMPLICIT_OPTIONS = {"--cli-input-json", "--cli-input-yaml", "--generate-cli-skeleton"}
+# Operations whose parser another handler changes from the command line (before-building-
+# argument-table-parser): left out. emr's handler lifts "required" for options set in the config
+# file, so emr keeps its options but no required mark.
+OP_ARGS_SKIPPED = {("ecs", "create-express-gateway-service"), ("ecs", "delete-express-gateway-service"),
+                   ("ecs", "update-express-gateway-service")}
+OP_ARGS_NO_REQUIRED = {"emr"}
+
+
+def write_op_args(driver):
+    """op-args-v{1,2}.tsv: each service operation's own argparse parser, as the CLI builds it
+    (awscli ArgTableArgParser over the operation's argument table, customizations applied), for
+    c9aws's check of lines the CLI stops on before sending (core::op_args). A block "@command"
+    per command, then one line per operation, sorted: operation<TAB>options. Waiters are under
+    operation `wait/<waiter>`. Each option is its name without `--` and a suffix: "!" required,
+    "0" takes no value (store_true/false), "~" the pair --x / --no-x (both no value), "*" / "+" /
+    "?" its nargs; none: exactly one value. "%" stands for the pagination options
+    starting-token page-size max-items. Options of IMPLICIT_OPTIONS are left out. Only
+    operations whose class parses its arguments as ServiceOperation does (no subcommands or
+    positionals of their own)."""
+    from awscli.clidriver import ServiceOperation
+    from awscli.argparser import ArgTableArgParser
+    table = driver._get_command_table()
+    rows = []
+    skipped = 0
+
+    def encode(command, op_name, op):
+        nonlocal skipped
+        if type(op).__call__ is not ServiceOperation.__call__ or (command, op_name) in OP_ARGS_SKIPPED:
+            skipped += 1
+            return None
+        if getattr(op, "subcommand_table", None):
+            skipped += 1
+            return None
+        parser = ArgTableArgParser(op.arg_table)
+        opts = []
+        seen = set()
+        for action in parser._actions:
+            if not action.option_strings:
+                # a positional of the operation parser itself: not modelled
+                skipped += 1
+                return None
+            for name in action.option_strings:
+                assert name.startswith("--") and " " not in name and "=" not in name, name
+                if name in IMPLICIT_OPTIONS:
+                    continue
+                seen.add(name)
+                if action.nargs == 0:
+                    suffix = "0"
+                elif action.nargs is None:
+                    suffix = ""
+                elif action.nargs in ("*", "+", "?"):
+                    suffix = action.nargs
+                else:
+                    raise SystemExit(f"{command} {op_name} {name}: nargs {action.nargs!r}")
+                if action.required and command not in OP_ARGS_NO_REQUIRED:
+                    suffix += "!"
+                opts.append(name[2:] + suffix)
+        # the --x / --no-x pairs of boolean members, and the pagination triple
+        out = []
+        for o in opts:
+            if o.startswith("no-") and o.endswith("0") and out and out[-1] == o[3:]:
+                out[-1] = o[3:-1] + "~"
+            else:
+                out.append(o)
+        paging = ["starting-token", "page-size", "max-items"]
+        if all(p in out for p in paging):
+            out = [o for o in out if o not in paging] + ["%"]
+        return op_name + "\t" + " ".join(out)
+
+    for name in sorted(table):
+        cmd = table[name]
+        if not isinstance(cmd, ServiceCommand):
+            continue
+        ops = cmd._get_command_table()
+        lines = []
+        for op_name in sorted(ops):
+            op = ops[op_name]
+            if isinstance(op, ServiceOperation):
+                lines.append(encode(name, op_name, op))
+            elif op_name == "wait" and getattr(op, "subcommand_table", None):
+                for w in sorted(op.subcommand_table):
+                    lines.append(encode(name, f"wait/{w}", op.subcommand_table[w]))
+        # sorted by operation, byte-wise: c9aws binary-searches a block's lines
+        rows.append("@" + name)
+        rows.extend(sorted((ln for ln in lines if ln), key=lambda ln: ln.split("\t")[0].encode()))
+    path = os.path.join(DATA, f"op-args-v{MAJOR}.tsv")
+    with open(path, "w") as f:
+        f.write(f"# {versions()}: @command, then operation<TAB>options (name, then ! required, 0 no "
+                "value, ~ --x/--no-x, * + ? nargs; % pagination); --cli-input-json/yaml and "
+                "--generate-cli-skeleton left out\n")
+        f.write("\n".join(rows) + "\n")
+    print(path, sum(1 for r in rows if not r.startswith("@")), "operations,", skipped, "left out",
+          file=sys.stderr)
 
 
 def cli_name(op):

@@ -11,6 +11,7 @@ pub mod decide;
 pub mod ec2_query;
 pub mod endpoints;
 pub mod long_call;
+pub mod op_args;
 pub mod overrides;
 pub mod plan;
 pub mod process;

@@ -30,6 +30,9 @@ use std::path::Path;
 pub struct Facts<'a> {
     /// The CLI's argv without the program name (lossily decoded; exec uses the raw bytes).
     pub args: &'a [String],
+    /// `args` stands for a service's calls (`c9aws exec --service`), it is no
+    /// line the CLI will parse: its operation's arguments are not checked.
+    pub stand_in: bool,
     /// `file://` / `fileb://` values of `args` whose file cannot be read.
     pub unreadable_param_files: &'a [String],
     pub major: CliMajor,
@@ -226,6 +229,11 @@ pub fn plan(f: &Facts) -> Plan {
         }
     }
     let stop = missing_profile(&prof)
+        .or_else(|| {
+            (!f.stand_in)
+                .then(|| operation_args_stop(&inv, f, p.stdin.as_deref()))
+                .flatten()
+        })
         .or_else(|| unreadable_param_file(&inv, f))
         .or_else(|| fill_endpoints(&mut p, &inv, f, &prof, layer.as_ref()));
     if let Some(why) = stop {
@@ -432,6 +440,31 @@ fn missing_profile(prof: &profile::Profile) -> Option<String> {
             prof.name
         )
     })
+}
+
+/// The operation's own parser stops the CLI: a required option missing, an
+/// unknown option (core::op_args, which gives no verdict when unsure). Not
+/// after an alias (its words join the line), nor when v2's auto-prompt may run
+/// (it prompts for what is missing instead of stopping), nor with CLI plugins
+/// (`[plugins]` of the config file: they may add options), nor for another
+/// CLI version than the table's.
+fn operation_args_stop(inv: &Invocation, f: &Facts, stdin: Option<&str>) -> Option<String> {
+    let prompts = stdin == Some(&stdin_use::StdinUse::AutoPrompt.to_string());
+    let plugins = match &f.files.config.parsed {
+        Some(Ok(ini)) => ini.section("plugins").is_some(),
+        Some(Err(_)) => true,
+        None => false,
+    };
+    if !inv.aliases.is_empty() || plugins || (f.major == CliMajor::V2 && prompts) {
+        return None;
+    }
+    crate::core::op_args::stops(
+        f.major,
+        f.cli_version,
+        inv.command.as_deref()?,
+        inv.operation.as_deref()?,
+        &inv.rest,
+    )
 }
 
 /// A parameter file the CLI will fail to read: any option of a service
@@ -737,9 +770,64 @@ mod tests {
         }
     }
 
+    #[test]
+    fn operation_arguments_stop_only_when_sure() {
+        let cfg = "[default]\nregion = us-east-1\n";
+        let version = crate::core::op_args::data_version;
+        let plan_v = |major, config, env: &[(&str, &str)], argv: &[&str]| {
+            plan_for_version(major, version(major), config, env, None, None, argv)
+        };
+        let kind = |major, config, env: &[(&str, &str)], argv: &[&str]| {
+            plan_v(major, config, env, argv).kind
+        };
+        for major in [CliMajor::V1, CliMajor::V2] {
+            assert_eq!(kind(major, cfg, &[], &["kms", "re-encrypt"]), Kind::Fails);
+            let p = plan_v(major, cfg, &[], &["sts", "get-caller-identity", "x"]);
+            assert_eq!(p.kind, Kind::Fails);
+            assert!(p.services.is_empty() && p.hosts.is_empty());
+            assert!(p.decision.reason.contains("Unknown options: x"), "{p:?}");
+            assert_eq!(
+                kind(major, cfg, &[], &["sts", "get-caller-identity"]),
+                Kind::Calls
+            );
+            // Another CLI version than the table's: no verdict.
+            let p = plan_for(major, cfg, &[], None, None, &["kms", "re-encrypt"]);
+            assert_eq!(p.kind, Kind::Calls);
+            // CLI plugins may add options: no verdict.
+            let plugins = "[default]\nregion = us-east-1\n[plugins]\nx = y\n";
+            assert_eq!(
+                kind(major, plugins, &[], &["kms", "re-encrypt"]),
+                Kind::Calls
+            );
+        }
+        // v2's auto-prompt asks for what is missing instead of stopping.
+        let prompt = [("AWS_CLI_AUTO_PROMPT", "on-partial")];
+        assert_eq!(
+            kind(CliMajor::V2, cfg, &prompt, &["kms", "re-encrypt"]),
+            Kind::Calls
+        );
+        assert_eq!(
+            kind(CliMajor::V1, cfg, &prompt, &["kms", "re-encrypt"]),
+            Kind::Fails
+        );
+    }
+
     /// The plan for `argv` with a fallback `fb`, no environment and no Cloud9 directories.
     fn plan_for(
         major: CliMajor,
+        config: &str,
+        env: &[(&str, &str)],
+        imds_region: Option<&str>,
+        net: Option<&NetFacts>,
+        argv: &[&str],
+    ) -> Plan {
+        plan_for_version(major, None, config, env, imds_region, net, argv)
+    }
+
+    /// [`plan_for`] with the CLI version `aws --version` reported.
+    fn plan_for_version(
+        major: CliMajor,
+        cli_version: Option<&str>,
         config: &str,
         env: &[(&str, &str)],
         imds_region: Option<&str>,
@@ -754,10 +842,11 @@ mod tests {
         };
         plan(&Facts {
             unreadable_param_files: &[],
+            stand_in: false,
             args: &args,
             major,
             major_known: true,
-            cli_version: None,
+            cli_version,
             env: &env
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -796,6 +885,7 @@ mod tests {
         };
         let p = plan(&Facts {
             unreadable_param_files: &[],
+            stand_in: false,
             args: &args,
             major,
             major_known: true,
@@ -1102,6 +1192,7 @@ mod tests {
             let args: Vec<String> = argv.iter().map(|a| a.to_string()).collect();
             let p = plan(&Facts {
                 unreadable_param_files: &[],
+                stand_in: false,
                 args: &args,
                 major: *major,
                 major_known: true,

@@ -24,6 +24,35 @@ impl Table {
     }
 }
 
+/// The line of `block` whose first tab-separated field is `key`, the block's
+/// lines being sorted byte-wise on that field: a binary search over the
+/// block's bytes (a command's block of `data/op-args-v*.tsv` is up to ~100 KB).
+pub(crate) fn sorted_line(block: &'static str, key: &str) -> Option<&'static str> {
+    let b = block.as_bytes();
+    // Lines starting before `lo` sort below `key`, lines starting at or after
+    // `hi` above it; `lo` is always a line start.
+    let (mut lo, mut hi) = (0usize, b.len());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let start = b[lo..mid]
+            .iter()
+            .rposition(|&c| c == b'\n')
+            .map_or(lo, |i| lo + i + 1);
+        let end = b[start..]
+            .iter()
+            .position(|&c| c == b'\n')
+            .map_or(b.len(), |i| start + i);
+        let line = &block[start..end];
+        let field = line.split('\t').next().unwrap_or_default();
+        match field.cmp(key) {
+            std::cmp::Ordering::Less => lo = end + 1,
+            std::cmp::Ordering::Greater => hi = start,
+            std::cmp::Ordering::Equal => return Some(line),
+        }
+    }
+    None
+}
+
 /// The rest of a line record after its first `fields` tab-separated fields.
 pub(crate) fn after_fields(line: &'static str, fields: usize) -> Option<&'static str> {
     let mut rest = line;
@@ -84,6 +113,31 @@ mod tests {
                 let want = &rest[..rest.find("\n@").map_or(rest.len(), |i| i + 1)];
                 assert_eq!(table.record(key), Some(want), "{key}");
             }
+        }
+        for table in [&OP_ARGS_V1, &OP_ARGS_V2] {
+            let mut ops = 0;
+            for block in table.text.split("\n@").skip(1) {
+                let (command, body) = block.split_once('\n').unwrap_or((block, ""));
+                let record = table.record(command).unwrap();
+                assert_eq!(record.trim_end(), body.trim_end(), "{command}");
+                let keys: Vec<&str> = body
+                    .lines()
+                    .map(|l| l.split('\t').next().unwrap())
+                    .collect();
+                assert!(keys.windows(2).all(|w| w[0] < w[1]), "{command}: unsorted");
+                for line in body.lines() {
+                    let key = line.split('\t').next().unwrap();
+                    assert_eq!(sorted_line(record, key), Some(line), "{command} {key}");
+                    // Keys next to a real one are absent.
+                    assert_eq!(sorted_line(record, &format!("{key}-")), None);
+                    let shorter = &key[..key.len() - 1];
+                    if !keys.contains(&shorter) {
+                        assert_eq!(sorted_line(record, shorter), None);
+                    }
+                    ops += 1;
+                }
+            }
+            assert!(ops > 15_000, "{ops}");
         }
         assert_eq!(COMMANDS_V1.record("nosuch"), None);
         assert_eq!(COMMANDS_V1.record(""), None);

@@ -1275,7 +1275,10 @@ REASONS = {
         "modelling it would mean stat()ing files on every call.",
     "kind: CLI sends nothing (missing-required)":
         "A required option is missing (examples with placeholders or split over lines): argparse "
-        "stops the CLI. c9aws knows the command tables, not each operation's required options.",
+        "stops the CLI. c9aws models each service operation's parser (`core::op_args`, "
+        "`data/op-args-v*.tsv`) but gives no verdict where it is unsure: these lines have a "
+        "`--opt=value`, a single-dash or `--` word, a `-` word with a space, an empty word, or "
+        "are customizations (`emr schedule-hbase-backup`) the table leaves out.",
     "kind: CLI sends nothing (no-profile)":
         "`--profile` / `AWS_PROFILE` names a profile that is in neither file: the CLI stops with "
         "ProfileNotFound. c9aws reports it in the plan's credentials but still says `calls`; to "
@@ -1286,13 +1289,18 @@ REASONS = {
         "`unpredictable` when the primary client cannot be built (plan.rs).",
     "kind: CLI sends nothing (unknown-options)":
         "Options the operation does not have (typos, examples of other versions): the CLI stops "
-        "with `Unknown options`. c9aws does not know each operation's options.",
+        "with `Unknown options`. c9aws models each service operation's options "
+        "(`core::op_args`) but gives no verdict where it is unsure: these lines have a "
+        "`--opt=value`, or the operation has a positional of its own (`lambda invoke`'s "
+        "outfile), which the table leaves out.",
     "kind: CLI sends nothing (bad-json)":
         "A parameter value the CLI cannot parse (shorthand/JSON syntax, blob without fileb://): "
         "the CLI stops before any client exists.",
     "kind: CLI sends nothing (param-validation)":
         "botocore's parameter validation refuses the example's values (lengths, types) after the "
-        "client is created, before sending. Not modelled (needs the service models).",
+        "client is created, before sending. Not modelled (needs the service models). CLI v2 "
+        "reports its argparse errors (missing required options) as ParamValidation too: those "
+        "`core::op_args` predicts; the ones left are value checks.",
     "kind: CLI sends nothing (path-missing)":
         "A local path of the example does not exist here (`s3 cp`/`mv` sources, `gamelift "
         "upload-build --build-root`): the CLI stops before sending.",

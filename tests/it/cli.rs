@@ -353,6 +353,52 @@ fn explain_json_contract_on_cloud9() {
 }
 
 #[test]
+fn explain_operation_arguments_the_cli_stops_on() {
+    let w = World::new();
+    w.cloud9();
+    let v2_cache = w.root().join("cache-v2").display().to_string();
+    let v2: &[(&str, &str)] = &[(fake_aws::VERSION, "2.36.7"), ("XDG_CACHE_HOME", &v2_cache)];
+    for env in [&[][..], v2] {
+        // Ordinary valid commands still call.
+        for line in [
+            &["s3", "ls"][..],
+            &["ec2", "describe-instances", "--instance-ids", "i-1"],
+            &["sts", "get-caller-identity"],
+            &[
+                "kms",
+                "re-encrypt",
+                "--ciphertext",
+                "x",
+                "--destination-key-id",
+                "k",
+            ],
+            &["kms", "re-encrypt", "--cli-input-json", "{}"],
+        ] {
+            let v = explain_json(&w, line, env);
+            assert_eq!(v["kind"], "calls", "{line:?} {env:?}: {v}");
+        }
+        // The CLI's own parser stops: nothing is called, nothing switched.
+        for (line, why) in [
+            (
+                &["kms", "re-encrypt"][..],
+                "required --destination-key-id missing",
+            ),
+            (
+                &["sts", "get-caller-identity", "--nosuch"],
+                "Unknown options: --nosuch",
+            ),
+        ] {
+            let v = explain_json(&w, line, env);
+            assert_eq!(v["kind"], "fails", "{line:?} {env:?}: {v}");
+            assert_eq!(v["services"], serde_json::json!([]));
+            assert_eq!(v["decision"]["action"], "passthrough");
+            let reason = v["decision"]["reason"].as_str().unwrap_or_default();
+            assert!(reason.contains(why), "{reason}");
+        }
+    }
+}
+
+#[test]
 fn explain_sources_regions_and_buckets() {
     let w = World::new();
     w.cloud9();
