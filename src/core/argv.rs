@@ -271,8 +271,9 @@ fn parse_optional(arg: &str, opts: &'static [OptSpec]) -> Result<Option<Optional
     }))
 }
 
-/// `^-\d+$|^-\d*\.\d+$` (Python's `\d` is Unicode digits; ASCII covers real use).
-fn is_negative_number(arg: &str) -> bool {
+/// argparse's `^-\d+$|^-\d*\.\d+$`: a negative number is a value, not an option
+/// (Python's `\d` is Unicode digits; ASCII covers real use).
+pub(crate) fn is_negative_number(arg: &str) -> bool {
     let Some(rest) = arg.strip_prefix('-') else {
         return false;
     };

@@ -21,6 +21,7 @@
 //! options (and may make required ones optional) every release.
 //! Pure.
 
+use crate::core::argv::is_negative_number;
 use crate::core::table::{sorted_line, Table, OP_ARGS_V1, OP_ARGS_V2};
 use crate::core::CliMajor;
 
@@ -139,21 +140,6 @@ fn parser_line<'a>(
     };
     let line = sorted_line(block, &key)?;
     Some((line.split_once('\t').map_or("", |(_, o)| o), args))
-}
-
-/// argparse's `^-\d+$|^-\d*\.\d+$`: a negative number is a value, not an option.
-fn is_negative_number(arg: &str) -> bool {
-    let Some(rest) = arg.strip_prefix('-') else {
-        return false;
-    };
-    let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
-    if !rest.is_empty() && digits(rest) {
-        return true;
-    }
-    match rest.split_once('.') {
-        Some((a, b)) => digits(a) && !b.is_empty() && digits(b),
-        None => false,
-    }
 }
 
 /// Why the CLI stops on this service operation's arguments before sending
