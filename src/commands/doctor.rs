@@ -6,6 +6,8 @@ use crate::adapters::facts_cache::{FactsCache, RefreshStatus};
 use crate::adapters::network::Freshness;
 use crate::adapters::{aws_cli, environment, path_shim, route_tables, settings};
 use crate::core::credentials::Source;
+use crate::core::decide::Policy;
+use crate::core::long_call::LongCalls;
 use crate::core::plan::Plan;
 use crate::core::profile::{self, ProfileOrigin};
 use crate::core::route::{NetFacts, Verdict};
@@ -245,7 +247,7 @@ fn checks(session: &Session) -> Vec<Check> {
     let planned = session.plan(&args(PROBED[0]), Freshness::Refresh);
     let (sts, net) = (planned.plan, planned.net);
     let amtc = sts.credentials.source == Source::Amtc;
-    out.push(amtc_check(&sts, &g.files.credentials.age_secs));
+    out.push(amtc_check(&sts, &g.files.credentials.age_secs, &s.policy));
     if !amtc {
         out.push(check(
             "network",
@@ -383,9 +385,9 @@ fn config_check(env: &EnvMap, s: &settings::Settings) -> Check {
     }
 }
 
-fn amtc_check(sts: &Plan, age: &Option<u64>) -> Check {
+fn amtc_check(sts: &Plan, age: &Option<u64>, policy: &Policy) -> Check {
     let c = &sts.credentials;
-    let ev = c.evidence.clone();
+    let mut ev = c.evidence.clone();
     if c.source != Source::Amtc {
         let what = serde_json::to_value(c.source)
             .ok()
@@ -401,6 +403,10 @@ fn amtc_check(sts: &Plan, age: &Option<u64>) -> Check {
         )
         .evidence(ev);
     }
+    ev.push(match (policy.long_calls, policy.amtc_life) {
+        (LongCalls::Refresh, 1..) => "long calls (s3 cp/mv/sync, waiters, cloudformation deploy, logs tail…) read AMTC through `c9aws __amtc-credentials`, which re-reads Cloud9's file as tokens rotate (long_calls = refresh)".to_string(),
+        _ => "long calls read AMTC once, as the CLI does on its own, and stop with ExpiredToken when a token ends mid-call (long_calls = off or amtc_life = 0)".to_string(),
+    });
     // Cloud9 rewrites the file about every 5 minutes while the IDE is open;
     // past amtc_life the plan already calls the keys expired.
     let expired = sts.routes.values().any(|r| r.verdict == Verdict::Expired);

@@ -87,6 +87,11 @@ fn doctor_on_cloud9_without_a_fallback_fails_with_a_fix() {
     assert_eq!(status(&v, "fallback"), ["fail"]);
     let fb = doctor_check(&v, "fallback");
     assert!(fb["fix"].as_str().unwrap().contains("c9aws setup"), "{fb}");
+    // What long calls do with AMTC, by the setting.
+    let long_calls = |v: &serde_json::Value| doctor_check(v, "cloud9")["evidence"].to_string();
+    assert!(long_calls(&v).contains("(long_calls = refresh)"), "{v}");
+    let (_, off) = w.doctor(&[("C9AWS_LONG_CALLS", "off")]);
+    assert!(long_calls(&off).contains("read AMTC once"), "{off}");
     // IMDS is disabled here: that is a failure too, with its fix.
     assert_eq!(status(&v, "imds"), ["fail"]);
     // Human output: exit 1 and a fix section.
