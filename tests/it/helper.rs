@@ -32,7 +32,7 @@ fn world() -> World {
 fn lone_c9aws(w: &World) -> PathBuf {
     let d = w.root().join("lone");
     fs::create_dir_all(&d).unwrap();
-    fs::copy(C9AWS, d.join("c9aws")).unwrap();
+    crate::world::place_c9aws(&d.join("c9aws"));
     d.join("c9aws")
 }
 

@@ -269,7 +269,7 @@ fn when_c9aws_is_removed_aws_still_runs() {
         let dir = b.root().join("my c9'aws $x");
         fs::create_dir_all(&dir).unwrap();
         let copy = dir.join("c9aws");
-        fs::copy(C9AWS, &copy).unwrap();
+        crate::world::place_c9aws(&copy);
         let q = format!("'{}'", copy.display().to_string().replace('\'', r"'\''"));
         let fq = format!("'{}'", copy.display().to_string().replace('\'', r"\'"));
         let loader = if shell == "fish" {

@@ -262,6 +262,15 @@ pub fn need(tool: &str) {
     );
 }
 
+/// Puts the built `c9aws` at `dst`: a hard link where the file system allows
+/// (no file is open for writing, so a concurrent test's fork cannot make the
+/// exec fail with "Text file busy"), else a copy.
+pub fn place_c9aws(dst: &Path) {
+    if fs::hard_link(C9AWS, dst).is_err() {
+        fs::copy(C9AWS, dst).unwrap();
+    }
+}
+
 /// Writes `text` to `p`, mode 0755.
 pub fn write_exe(p: &Path, text: &str) {
     fs::write(p, text).unwrap();
