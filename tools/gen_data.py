@@ -442,11 +442,8 @@ def write_commands(driver, session):
             except Exception:  # noqa: BLE001
                 svc = "-"
         rows.append(f"{name}\t{kind}\t{svc}\t{sid}")
-    path = os.path.join(DATA, f"commands-v{MAJOR}.tsv")
-    with open(path, "w") as f:
-        f.write(f"# {versions()}: name<TAB>kind<TAB>botocore service<TAB>serviceId\n")
-        f.write("\n".join(rows) + "\n")
-    print(path, len(rows), "commands", file=sys.stderr)
+    write_tsv(f"commands-v{MAJOR}.tsv", "name<TAB>kind<TAB>botocore service<TAB>serviceId", rows,
+              "commands")
 
 
 def write_operations(session):
@@ -487,11 +484,9 @@ def write_host_prefixes(session):
                     if shape.serialization.get("hostLabel"):
                         labels.append(f"{member}=--{xform_name(member, '-')}")
             rows.append(f"{svc}\t{name}\t{prefix}\t{','.join(labels) or '-'}")
-    path = os.path.join(DATA, f"host-prefixes-v{MAJOR}.tsv")
-    with open(path, "w") as f:
-        f.write(f"# {versions()}: service<TAB>cli-operation<TAB>hostPrefix<TAB>Label=--cli-option,...\n")
-        f.write("\n".join(sorted(rows)) + "\n")
-    print(path, len(rows), "host prefixes", file=sys.stderr)
+    write_tsv(f"host-prefixes-v{MAJOR}.tsv",
+              "service<TAB>cli-operation<TAB>hostPrefix<TAB>Label=--cli-option,...", sorted(rows),
+              "host prefixes")
 
 
 def cli_operations(session, svc):
@@ -545,12 +540,18 @@ def write_arn_endpoints(session):
                 continue
             optype = {sp.name: sp.value for sp in om.static_context_parameters}.get("OperationType", "")
             rows.append(f"{svc}\t{name}\t{','.join(options)}\t{optype}".rstrip("\t"))
-    path = os.path.join(DATA, f"arn-endpoints-v{MAJOR}.tsv")
+    write_tsv(f"arn-endpoints-v{MAJOR}.tsv",
+              "service<TAB>cli-operation<TAB>--options holding the ARN, first given wins<TAB>"
+              "OperationType", sorted(rows), "ARN-endpoint operations")
+
+
+def write_tsv(name, columns, rows, what):
+    """data/<name>: a `# <versions>: <columns>` header, then one row a line; says how many."""
+    path = os.path.join(DATA, name)
     with open(path, "w") as f:
-        f.write(f"# {versions()}: service<TAB>cli-operation<TAB>--options holding the ARN, first "
-                "given wins<TAB>OperationType\n")
-        f.write("\n".join(sorted(rows)) + "\n")
-    print(path, len(rows), "ARN-endpoint operations", file=sys.stderr)
+        f.write(f"# {versions()}: {columns}\n")
+        f.write("\n".join(rows) + ("\n" if rows else ""))
+    print(path, len(rows), what, file=sys.stderr)
 
 
 def write_paramfile_disabled(session):
@@ -562,11 +563,9 @@ def write_paramfile_disabled(session):
     for q in sorted(getattr(paramfile, "PARAMFILE_DISABLED", ())):
         command, op, option = q.split(".")
         rows.append(f"{command}\t{op}\t--{option}")
-    path = os.path.join(DATA, f"paramfile-disabled-v{MAJOR}.tsv")
-    with open(path, "w") as f:
-        f.write(f"# {versions()}: command<TAB>operation<TAB>--option whose value is never read as a file\n")
-        f.write("\n".join(rows) + ("\n" if rows else ""))
-    print(path, len(rows), "options without paramfile", file=sys.stderr)
+    write_tsv(f"paramfile-disabled-v{MAJOR}.tsv",
+              "command<TAB>operation<TAB>--option whose value is never read as a file", rows,
+              "options without paramfile")
 
 
 def write_cli_endpoints(session):
@@ -587,11 +586,9 @@ def write_cli_endpoints(session):
                     part = o.REGION_TO_PARTITION_OVERRIDE.get(region) or session.get_partition_for_region(region)
                     moved = "cn-northwest-1" if part == "aws-cn" else "us-east-1"
                 rows.append(f"{command}\t{region}\thttps://{host}\t{moved}")
-    path = os.path.join(DATA, f"cli-endpoints-v{MAJOR}.tsv")
-    with open(path, "w") as f:
-        f.write(f"# {versions()}: command<TAB>region<TAB>endpoint URL<TAB>region moved to (or -)\n")
-        f.write("\n".join(rows) + ("\n" if rows else ""))
-    print(path, len(rows), "CLI endpoint rewrites", file=sys.stderr)
+    write_tsv(f"cli-endpoints-v{MAJOR}.tsv",
+              "command<TAB>region<TAB>endpoint URL<TAB>region moved to (or -)", rows,
+              "CLI endpoint rewrites")
 
 
 # Options every service operation has, which data/op-args-v*.tsv leaves out: c9aws gives no

@@ -74,6 +74,36 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// What an HTTP error answer of EC2 says (the direct read): the CLI's
+    /// profile and credential-chain refusals cannot come from there.
+    fn of_http(line: &str) -> Refusal {
+        match Refusal::of(line) {
+            Refusal::UnknownProfile | Refusal::NoCredentials => Refusal::Other,
+            r => r,
+        }
+    }
+
+    /// The refusal in words, for the fallback `profile`'s ec2:`operation`.
+    fn describe(&self, f: &mut fmt::Formatter<'_>, operation: &str, profile: &str) -> fmt::Result {
+        match self {
+            Refusal::NotPermitted => {
+                write!(f, "the fallback profile {profile} may not ec2:{operation}")
+            }
+            Refusal::CredentialsRefused => write!(
+                f,
+                "AWS refused the credentials of the fallback profile {profile} for ec2:{operation}"
+            ),
+            Refusal::UnknownProfile => write!(
+                f,
+                "the fallback profile {profile} is not configured for the CLI"
+            ),
+            Refusal::NoCredentials => {
+                write!(f, "the fallback profile {profile} has no credentials")
+            }
+            Refusal::Other => write!(f, "ec2:{operation} with profile {profile} failed"),
+        }
+    }
+
     fn of(line: &str) -> Refusal {
         let any = |words: &[&str]| words.iter().any(|w| line.contains(w));
         if any(&["AccessDenied", "UnauthorizedOperation", "not authorized"]) {
@@ -149,23 +179,7 @@ impl fmt::Display for RouteTableError {
                 exit,
                 line,
             } => {
-                match refusal {
-                    Refusal::NotPermitted => {
-                        write!(f, "the fallback profile {profile} may not ec2:{operation}")
-                    }
-                    Refusal::CredentialsRefused => write!(
-                        f,
-                        "AWS refused the credentials of the fallback profile {profile} for ec2:{operation}"
-                    ),
-                    Refusal::UnknownProfile => write!(
-                        f,
-                        "the fallback profile {profile} is not configured for the CLI"
-                    ),
-                    Refusal::NoCredentials => {
-                        write!(f, "the fallback profile {profile} has no credentials")
-                    }
-                    Refusal::Other => write!(f, "ec2:{operation} with profile {profile} failed"),
-                }?;
+                refusal.describe(f, operation, profile)?;
                 match exit {
                     Some(c) => write!(f, " (exit {c}")?,
                     None => f.write_str(" (killed by a signal")?,
@@ -183,16 +197,7 @@ impl fmt::Display for RouteTableError {
                 status,
                 line,
             } => {
-                match refusal {
-                    Refusal::NotPermitted => {
-                        write!(f, "the fallback profile {profile} may not ec2:{operation}")
-                    }
-                    Refusal::CredentialsRefused => write!(
-                        f,
-                        "AWS refused the credentials of the fallback profile {profile} for ec2:{operation}"
-                    ),
-                    _ => write!(f, "ec2:{operation} with profile {profile} failed"),
-                }?;
+                refusal.describe(f, operation, profile)?;
                 write!(f, " (HTTP {status}: {line})")
             }
             RouteTableError::Unreadable(e) => write!(f, "{e}"),
@@ -269,7 +274,7 @@ pub fn read_routing(
                         return Err(RouteTableError::Refused {
                             operation,
                             profile: profile.to_string(),
-                            refusal: Refusal::of(&line),
+                            refusal: Refusal::of_http(&line),
                             status,
                             line,
                         })

@@ -421,6 +421,7 @@ mod tests {
         let describe = format!("kinesis describe-stream --stream-arn {stream}");
         let cn = "kinesis describe-stream --stream-arn arn:aws-cn:kinesis:cn-north-1:123456789012:stream/s";
         let by_name = "kinesis describe-stream --stream-name s";
+        let gov = "kinesis describe-stream --stream-arn arn:aws-us-gov:kinesis:us-gov-west-1:123456789012:stream/s";
         // (line, region, regional host, fips, account endpoints, want)
         type Row<'a> = (&'a str, &'a str, &'a str, bool, bool, Option<&'a str>);
         let rows: &[Row] = &[
@@ -482,6 +483,16 @@ mod tests {
                 true,
                 Some("123456789012.control-kinesis-fips.us-west-2.api.aws"),
             ),
+            // us-gov's FIPS client host is kinesis.{region}; the ARN branch adds -fips
+            (
+                gov,
+                "us-gov-west-1",
+                "kinesis.us-gov-west-1.amazonaws.com",
+                true,
+                true,
+                Some("123456789012.control-kinesis-fips.us-gov-west-1.amazonaws.com"),
+            ),
+            // an ARN of another partition than the call's: the regional host
             (
                 &describe,
                 "us-gov-west-1",

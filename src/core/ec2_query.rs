@@ -619,13 +619,16 @@ mod tests {
 
     #[test]
     fn the_routing_is_the_same_as_from_the_cli() {
-        let r = routing_from(
-            &all(Operation::DescribeRouteTables, TABLES_XML),
-            &all(Operation::DescribeVpcEndpoints, ENDPOINTS_XML),
-            "vpc-0abc",
-            "subnet-0priv",
-        )
-        .unwrap();
+        let of_subnet = |subnet: &str| {
+            routing_from(
+                &all(Operation::DescribeRouteTables, TABLES_XML),
+                &all(Operation::DescribeVpcEndpoints, ENDPOINTS_XML),
+                "vpc-0abc",
+                subnet,
+            )
+            .unwrap()
+        };
+        let r = of_subnet("subnet-0priv");
         assert_eq!(r.route_table_id.as_deref(), Some("rtb-0priv00000000002"));
         // The blackholed DynamoDB route is left out, as from the CLI's JSON.
         assert_eq!(
@@ -633,13 +636,7 @@ mod tests {
             vec![("pl-61a54008".to_string(), "vpce-0s3".to_string())]
         );
         assert_eq!(r.endpoints.len(), 2);
-        let other = routing_from(
-            &all(Operation::DescribeRouteTables, TABLES_XML),
-            &all(Operation::DescribeVpcEndpoints, ENDPOINTS_XML),
-            "vpc-0abc",
-            "subnet-0other",
-        )
-        .unwrap();
+        let other = of_subnet("subnet-0other");
         assert_eq!(
             other.route_table_id.as_deref(),
             Some("rtb-0main000000000001")

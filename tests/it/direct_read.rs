@@ -3,7 +3,6 @@
 //! shape of each request and answers EC2's XML. Bounded: the fake's
 //! connections time out, and it is stopped and joined when dropped.
 
-use crate::fake_imds::{cloud9_values, imds, serve};
 use crate::world::{stderr, write_exe, World};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -87,17 +86,26 @@ fn one(mut c: TcpStream, seen: &Mutex<Vec<Seen>>, answer: &Answer, stop: &Atomic
     let until = Instant::now() + Duration::from_secs(10);
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
+    // Reads some more into `buf`; false when the client is gone or time is up.
+    let mut more = |buf: &mut Vec<u8>| {
+        if Instant::now() > until || stop.load(Ordering::SeqCst) {
+            return false;
+        }
+        match c.read(&mut chunk) {
+            Ok(0) => false,
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                true
+            }
+            Err(_) => true,
+        }
+    };
     let head_end = loop {
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             break i + 4;
         }
-        if Instant::now() > until || stop.load(Ordering::SeqCst) {
+        if !more(&mut buf) {
             return;
-        }
-        match c.read(&mut chunk) {
-            Ok(0) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(_) => {}
         }
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
@@ -112,13 +120,8 @@ fn one(mut c: TcpStream, seen: &Mutex<Vec<Seen>>, answer: &Answer, stop: &Atomic
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     while buf.len() < head_end + len {
-        if Instant::now() > until || stop.load(Ordering::SeqCst) {
+        if !more(&mut buf) {
             return;
-        }
-        match c.read(&mut chunk) {
-            Ok(0) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(_) => {}
         }
     }
     let s = Seen {
@@ -293,19 +296,9 @@ fn profiles_it_cannot_reproduce_and_proxies_go_to_the_cli() {
 /// A whole AMTC call that needs S3's route: the route table comes from the
 /// fake EC2, the CLI is not run for it; `route_tables_read = cli` runs it.
 fn s3_world(ec2: &FakeEc2) -> World {
-    let w = World::new()
-        .with_imds(imds(&cloud9_values(Some("203.0.113.11"))))
-        .with_checkip(serve(Arc::new(
-            |_: &str, _: &str, _: &BTreeMap<String, String>| Some((200, "203.0.113.11\n".into())),
-        )))
+    crate::world::public_cloud9("AKIAFBDIRECT00000001")
         .with_env("C9AWS_DEBUG", "1")
-        .with_env("C9AWS_FALLBACK_PROFILE", "c9-fallback")
-        .with_env("AWS_ENDPOINT_URL", "https://127.0.0.1:9")
-        .with_env("AWS_ENDPOINT_URL_EC2", ec2.url());
-    w.cloud9().aws_config(
-        "[profile c9-fallback]\naws_access_key_id = AKIAFBDIRECT00000001\naws_secret_access_key = x\nregion = ap-northeast-1\n",
-    );
-    w
+        .with_env("AWS_ENDPOINT_URL_EC2", ec2.url())
 }
 
 #[test]

@@ -6,29 +6,16 @@
 //! `aws` answering the route-table read).
 
 use crate::fake_aws;
-use crate::fake_imds::{cloud9_values, imds, serve};
 use crate::world::{stderr, World};
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const ROUTING: &str = "ap-northeast-1 vpc-0abc subnet-0def";
 
 fn world() -> World {
-    let w = World::new()
-        .with_imds(imds(&cloud9_values(Some("203.0.113.11"))))
-        .with_checkip(serve(Arc::new(
-            |_: &str, _: &str, _: &BTreeMap<String, String>| Some((200, "203.0.113.11\n".into())),
-        )))
-        .with_env("C9AWS_FALLBACK_PROFILE", "c9-fallback")
-        .with_env("AWS_ENDPOINT_URL", "https://127.0.0.1:9");
-    w.cloud9().aws_config(
-        "[profile c9-fallback]\naws_access_key_id = AKIAC9AWSFALLBACK001\naws_secret_access_key = x\nregion = ap-northeast-1\n",
-    );
-    w
+    crate::world::public_cloud9("AKIAC9AWSFALLBACK001")
 }
 
 fn facts_path(w: &World) -> PathBuf {

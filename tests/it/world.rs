@@ -262,6 +262,26 @@ pub fn need(tool: &str) {
     );
 }
 
+/// A Cloud9 environment in a public subnet (IMDS and checkip agree on
+/// 203.0.113.11) whose fallback `c9-fallback` signs with `fallback_key`;
+/// `AWS_ENDPOINT_URL` points at a closed port so nothing leaves the machine.
+pub fn public_cloud9(fallback_key: &str) -> World {
+    use crate::fake_imds::{cloud9_values, imds, serve};
+    let w = World::new()
+        .with_imds(imds(&cloud9_values(Some("203.0.113.11"))))
+        .with_checkip(serve(std::sync::Arc::new(
+            |_: &str, _: &str, _: &std::collections::BTreeMap<String, String>| {
+                Some((200, "203.0.113.11\n".into()))
+            },
+        )))
+        .with_env("C9AWS_FALLBACK_PROFILE", "c9-fallback")
+        .with_env("AWS_ENDPOINT_URL", "https://127.0.0.1:9");
+    w.cloud9().aws_config(format!(
+        "[profile c9-fallback]\naws_access_key_id = {fallback_key}\naws_secret_access_key = x\nregion = ap-northeast-1\n"
+    ));
+    w
+}
+
 /// Puts the built `c9aws` at `dst`: a hard link where the file system allows
 /// (no file is open for writing, so a concurrent test's fork cannot make the
 /// exec fail with "Text file busy"), else a copy.
